@@ -1,0 +1,3 @@
+"""Version of this distribution (all three fallom-otel distributions share it)."""
+
+__version__ = "0.1.0"
