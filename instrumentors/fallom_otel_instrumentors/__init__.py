@@ -6,7 +6,8 @@ They know nothing about Fallom: sessions, cost and media handling reach them as 
 
 from __future__ import annotations
 
+from fallom_otel_instrumentors._safety import guard
 from fallom_otel_instrumentors._scope import activate_call_tracing, call_tracing_active
 from fallom_otel_instrumentors.version import __version__
 
-__all__ = ["__version__", "activate_call_tracing", "call_tracing_active"]
+__all__ = ["__version__", "activate_call_tracing", "call_tracing_active", "guard"]

@@ -1,0 +1,160 @@
+"""Resolve and validate ``init()`` settings: arguments, then ``FALLOM_*`` variables, then defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+
+from fallom_otel import environment_variables as env
+
+DEFAULT_BASE_URL = "https://traces.fallom.com"
+TRACES_PATH = "/v1/traces"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class FallomConfig:
+    """The settings one ``init()`` call resolved. Immutable; a new ``init()`` makes a new one."""
+
+    api_key: str | None = field(repr=False)
+    base_url: str
+    traces_endpoint: str
+    capture_content: bool
+    debug: bool
+    propagate: bool
+    export_all_spans: bool
+
+    @property
+    def endpoint_is_local(self) -> bool:
+        """True when spans go to this machine (loopback), where no API key is needed."""
+        return _is_loopback_host(urlsplit(self.traces_endpoint).hostname or "")
+
+    @property
+    def exports(self) -> bool:
+        """True when spans are exported: a key is set, or the endpoint is local."""
+        return self.api_key is not None or self.endpoint_is_local
+
+
+def resolve_config(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    capture_content: bool | None,
+    debug: bool | None,
+    propagate: bool | None,
+    export_all_spans: bool,
+) -> FallomConfig:
+    """Build the configuration for ``init()``, raising a clear error for any invalid value.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: An argument or ``FALLOM_*`` variable has an invalid value.
+    """
+    _check_type("api_key", api_key, str)
+    _check_type("base_url", base_url, str)
+    for name, value in (("capture_content", capture_content), ("debug", debug), ("propagate", propagate)):
+        _check_type(name, value, bool)
+    if not isinstance(export_all_spans, bool):
+        raise TypeError(f"export_all_spans must be a bool, got {type(export_all_spans).__name__}")
+
+    key = _validate_api_key(api_key if api_key is not None else os.environ.get(env.FALLOM_API_KEY))
+
+    env_base_url = os.environ.get(env.FALLOM_BASE_URL, "").strip()
+    otel_traces_endpoint = os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "").strip()
+    if base_url is not None:
+        resolved_base = _validate_url("base_url", base_url)
+        traces_endpoint = resolved_base + TRACES_PATH
+    elif env_base_url:
+        resolved_base = _validate_url(env.FALLOM_BASE_URL, env_base_url)
+        traces_endpoint = resolved_base + TRACES_PATH
+    elif otel_traces_endpoint:
+        # The OTLP convention: the signal-specific endpoint is used verbatim.
+        traces_endpoint = _validate_url(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, otel_traces_endpoint)
+        resolved_base = traces_endpoint.removesuffix(TRACES_PATH) if traces_endpoint.endswith(TRACES_PATH) else ""
+        resolved_base = resolved_base or DEFAULT_BASE_URL
+    else:
+        resolved_base = DEFAULT_BASE_URL
+        traces_endpoint = resolved_base + TRACES_PATH
+
+    return FallomConfig(
+        api_key=key,
+        base_url=resolved_base,
+        traces_endpoint=traces_endpoint,
+        capture_content=_bool_setting(capture_content, env.FALLOM_CAPTURE_CONTENT, default=True),
+        debug=_bool_setting(debug, env.FALLOM_DEBUG, default=False),
+        propagate=_bool_setting(propagate, env.FALLOM_PROPAGATE, default=False),
+        export_all_spans=export_all_spans,
+    )
+
+
+def parse_bool_env(name: str) -> bool | None:
+    """Read a boolean environment variable; None when unset or empty.
+
+    Raises:
+        ValueError: The variable holds something other than true/false/1/0/yes/no/on/off.
+    """
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, got {os.environ[name]!r}")
+
+
+def _bool_setting(argument: bool | None, env_name: str, *, default: bool) -> bool:
+    if argument is not None:
+        return argument
+    from_env = parse_bool_env(env_name)
+    return default if from_env is None else from_env
+
+
+def _check_type(name: str, value: object, expected: type) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise TypeError(f"{name} must be a {expected.__name__} or None, got {type(value).__name__}")
+
+
+def _validate_api_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key:
+        # An empty key (often an unset variable interpolated as "") means "no key".
+        return None
+    if not all(33 <= ord(ch) <= 126 for ch in key):
+        # It goes into an HTTP header: refuse anything that could break or inject one. Never echo the key.
+        raise ValueError("api_key must be printable ASCII without spaces")
+    return key
+
+
+def _validate_url(name: str, url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{name} must be an http:// or https:// URL, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"{name} must include a host name, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{name} must not have a query string or fragment, got {url!r}")
+    if parts.username or parts.password:
+        raise ValueError(f"{name} must not carry credentials; pass api_key instead")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as exc:
+        raise ValueError(f"{name} has an invalid port: {url!r}") from exc
+    return parts.geturl().rstrip("/")
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
