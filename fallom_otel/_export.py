@@ -38,6 +38,11 @@ class ReportingExporter(SpanExporter):
         self._shut_down = False
 
     @property
+    def endpoint(self) -> str:
+        """Where this exporter sends spans."""
+        return self._endpoint
+
+    @property
     def dropped(self) -> int:
         """How many spans this exporter failed to deliver."""
         return self._dropped
@@ -98,8 +103,10 @@ class ExportPipeline(SpanProcessor):
         self._batch.on_end(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export everything queued, waiting at most ``timeout_millis``."""
-        return run_bounded(self._batch.force_flush, timeout_millis, "fallom-otel-flush")
+        """Export everything queued, waiting at most ``timeout_millis``; True only if nothing was dropped."""
+        dropped_before = self.exporter.dropped
+        finished = run_bounded(self._batch.force_flush, timeout_millis, "fallom-otel-flush")
+        return finished and self.exporter.dropped == dropped_before
 
     def shutdown(self) -> None:
         """Deliver what is queued and stop, waiting at most 30 s."""
@@ -111,6 +118,12 @@ class ExportPipeline(SpanProcessor):
         When the backend does not answer in time, the exporter is stopped, which ends its retries.
         """
         if not run_bounded(self._batch.shutdown, timeout_millis, "fallom-otel-shutdown"):
+            _logger.warning(
+                "fallom-otel gave up delivering queued spans to %s after %d ms; they were dropped. "
+                "The application is unaffected.",
+                self.exporter.endpoint,
+                timeout_millis,
+            )
             self.exporter.shutdown()
 
 

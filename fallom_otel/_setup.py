@@ -30,7 +30,8 @@ from fallom_otel._session_processor import SessionSpanProcessor
 _logger = logging.getLogger("fallom_otel")
 _LOGGERS = ("fallom_otel", "fallom_otel_instrumentors")
 
-_EXIT_TIMEOUT_MILLIS = 10_000
+# At exit, queued spans get this long to reach the backend; a dead one must not hold the process much longer.
+_EXIT_TIMEOUT_MILLIS = 5_000
 
 
 @dataclass
@@ -135,8 +136,8 @@ def flush(timeout_millis: int = 30_000) -> bool:
         timeout_millis: The longest to wait, in milliseconds.
 
     Returns:
-        True when everything was handed to the backend in time; False on timeout or when ``init()`` was not
-        called.
+        True when everything queued was accepted by the backend in time; False when the wait timed out, an
+        export failed (the spans were dropped and a warning logged), or ``init()`` was not called.
     """
     with _lock:
         state = _state
