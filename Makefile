@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lint typecheck test check demo clean
+.PHONY: install lint typecheck test test-matrix demo clean
 
 $(STAMP): pyproject.toml instrumentors/pyproject.toml semconv/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,4 +31,14 @@ demo:
 	@exit 1
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache
+
+# The same checks on the oldest and newest supported Pythons (pyenv interpreters), each in its own venv.
+MATRIX_PYTHONS ?= 3.10 3.13
+test-matrix:
+	@for v in $(MATRIX_PYTHONS); do \
+	  py=$$(command -v python$$v || ls -d $$HOME/.pyenv/versions/$$v*/bin/python$$v 2>/dev/null | tail -n1); \
+	  test -n "$$py" || { echo "python$$v not found" >&2; exit 1; }; \
+	  echo "== Python $$v ($$py)"; \
+	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || exit 1; \
+	done

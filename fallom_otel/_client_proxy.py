@@ -5,14 +5,15 @@ The proxy never mutates the client. Attribute access returns proxies of the SDK'
 session, with the context flag that asks the instrumentors to trace it. Results that are clients
 (``with_options()``, ``copy()``) are proxied too; results whose request happens later, on ``__enter__`` /
 ``__aenter__`` (stream managers, ``with_streaming_response``), are proxied so the session is active then; awaitables
-are awaited inside the session.
+are awaited inside the session. Results whose request has already been made (models, ``Stream`` / ``AsyncStream``,
+raw responses) are returned as they are, so their type is the one the bare client returns.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar, cast
 
 import wrapt
@@ -64,6 +65,34 @@ class SessionClientProxy(_SessionBound):
         return f"<{type(self.__wrapped__).__name__} in {self._self_session!r}>"
 
 
+class _SessionAwaitable(_SessionBound):
+    """An awaitable that is not a coroutine and is also async-iterable (``AsyncPaginator``): both run in the session.
+
+    Turning it into a coroutine would break ``async for page_item in client.models.list()``, which never awaits it.
+    """
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return _await_in_session(self.__wrapped__, self).__await__()
+
+    def __aiter__(self) -> _SessionAsyncIterator:
+        return _SessionAsyncIterator(self.__wrapped__.__aiter__(), self._self_session, self._self_sdk)
+
+
+class _SessionAsyncIterator(_SessionBound):
+    """An async iterator whose steps (each may send a request) run inside the session."""
+
+    def __aiter__(self) -> _SessionAsyncIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        # Attach around each step only: attaching across the caller's loop body would leak the session into it.
+        token = otel_context.attach(self._self_context())
+        try:
+            return await self.__wrapped__.__anext__()
+        finally:
+            otel_context.detach(token)
+
+
 class _SessionContextManager(_SessionBound):
     """A result whose request is made on ``__enter__`` / ``__aenter__``: enter it inside the session."""
 
@@ -112,8 +141,10 @@ def _bind_call(method: Callable[..., Any], owner: _SessionBound) -> Callable[...
             result = method(*args, **kwargs)
         finally:
             otel_context.detach(token)
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
             return _await_in_session(result, owner)
+        if inspect.isawaitable(result):
+            return _SessionAwaitable(result, session, sdk)
         return _wrap_result(result, session, sdk)
 
     return call_in_session
@@ -135,15 +166,33 @@ def _wrap_result(result: Any, session: Session, sdk: str) -> Any:
     if hasattr(result, "with_options"):
         return SessionClientProxy(result, session, sdk)
     cls = type(result)
-    if hasattr(cls, "__enter__") or hasattr(cls, "__aenter__"):
+    # Only a context manager that is not itself a stream defers its request to __enter__ / __aenter__ (stream
+    # managers, ``with_streaming_response``). ``Stream`` / ``AsyncStream`` are context managers too, but their
+    # request was made by the call: proxying them would change their type and break ``async for`` (wrapt's
+    # ObjectProxy forwards ``__iter__`` but not ``__aiter__``).
+    is_stream = hasattr(cls, "__iter__") or hasattr(cls, "__aiter__")
+    if (hasattr(cls, "__enter__") or hasattr(cls, "__aenter__")) and not is_stream:
         return _SessionContextManager(result, session, sdk)
     return result
 
 
+# Views of a client or resource whose methods return raw / streamed responses (``client.with_raw_response``,
+# ``client.chat.completions.with_streaming_response`` ...). The client-level ones live in ``<sdk>._client``, not
+# under ``<sdk>.resources``, and derive from no SDK base class: only their names mark them.
+_RESPONSE_VIEW_SUFFIXES = ("WithRawResponse", "WithStreamedResponse", "WithStreamingResponse")
+
+
 def _is_resource(value: Any, sdk: str) -> bool:
-    module = type(value).__module__
-    return module.startswith(sdk + ".resources") or (
-        module.startswith(sdk + ".") and hasattr(value, "with_options") and not isinstance(value, type)
+    if isinstance(value, type) or _package_of(value) != sdk:
+        return False
+    cls = type(value)
+    return (
+        cls.__module__.startswith(sdk + ".resources")
+        # Resources defined outside ``<sdk>.resources`` (e.g. ``anthropic.lib.bedrock``) derive from the SDK's
+        # ``SyncAPIResource`` / ``AsyncAPIResource``.
+        or any(base.__module__ == sdk + "._resource" for base in cls.__mro__)
+        or cls.__name__.endswith(_RESPONSE_VIEW_SUFFIXES)
+        or hasattr(value, "with_options")
     )
 
 

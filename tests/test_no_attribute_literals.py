@@ -31,7 +31,10 @@ def iter_python_files(root: Path) -> list[Path]:
         dirnames[:] = sorted(
             name
             for name in dirnames
-            if name not in SKIPPED_DIR_NAMES and not (current == root and name in SKIPPED_TOP_LEVEL)
+            # Hidden folders (.venv, .venv-3.10, .git, tool caches) hold no project code.
+            if name not in SKIPPED_DIR_NAMES
+            and not name.startswith(".")
+            and not (current == root and name in SKIPPED_TOP_LEVEL)
         )
         found.extend(current / name for name in sorted(filenames) if name.endswith(".py"))
     return found
@@ -63,7 +66,7 @@ def test_scanner_detects_planted_literals(tmp_path):
     (tmp_path / "pkg" / "sub" / "bad.py").write_text("import os\n\n" + planted, encoding="utf-8")
     (tmp_path / "top.py").write_text(planted_single, encoding="utf-8")
     (tmp_path / "notes.txt").write_text(planted, encoding="utf-8")
-    for skipped in (".venv/lib", "semconv/fallom_otel_semconv", "pkg/__pycache__", "build", "dist"):
+    for skipped in (".venv/lib", ".venv-3.10/lib", "semconv/fallom_otel_semconv", "pkg/__pycache__", "build", "dist"):
         (tmp_path / skipped).mkdir(parents=True, exist_ok=True)
         (tmp_path / skipped / "names.py").write_text(planted, encoding="utf-8")
     # Only the top-level semconv folder is exempt; a nested one is scanned.
