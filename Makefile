@@ -37,7 +37,8 @@ clean:
 MATRIX_PYTHONS ?= 3.10 3.13
 test-matrix:
 	@for v in $(MATRIX_PYTHONS); do \
-	  py=$$(command -v python$$v || ls -d $$HOME/.pyenv/versions/$$v*/bin/python$$v 2>/dev/null | tail -n1); \
+	  py=$$(ls -d $$HOME/.pyenv/versions/$$v*/bin/python$$v 2>/dev/null | tail -n1); \
+	  test -n "$$py" || py=$$(command -v python$$v); \
 	  test -n "$$py" || { echo "python$$v not found" >&2; exit 1; }; \
 	  echo "== Python $$v ($$py)"; \
 	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || exit 1; \
