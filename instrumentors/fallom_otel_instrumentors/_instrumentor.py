@@ -1,0 +1,173 @@
+"""The base of the provider instrumentors: one table of class-level patches, applied and reversed uniformly.
+
+The patches are installed once and trace a call when process-wide tracing is on (``instrument()``) or when the
+call is made under the call-tracing context flag (a session proxy). Both paths share this one implementation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+
+from fallom_otel_instrumentors._content import capture_from_env
+from fallom_otel_instrumentors._hooks import Hooks
+from fallom_otel_instrumentors._invocation import TelemetryHandler
+from fallom_otel_instrumentors._scope import call_tracing_active
+from fallom_otel_instrumentors._wrap import Endpoint, HandlerGate, async_traced, sync_traced
+from fallom_otel_instrumentors.version import __version__
+
+__all__ = ["GenAIInstrumentor", "Patch"]
+
+_logger = logging.getLogger("fallom_otel_instrumentors")
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One SDK method to trace: ``module.Class.method`` and the endpoint that knows its request and result."""
+
+    module: str
+    cls: str
+    method: str
+    endpoint: Endpoint
+    is_async: bool
+
+
+class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel base class is untyped
+    """Shared ``instrument()`` / ``uninstrument()`` logic; subclasses list their patches."""
+
+    _scope_name = "fallom_otel_instrumentors"
+
+    def __init__(self) -> None:
+        # BaseInstrumentor is a singleton per class: every ``OpenAIInstrumentor()`` returns the same object and
+        # runs __init__ again. Initialise once, or a second construction would forget the applied patches.
+        if hasattr(self, "_lock"):
+            return
+        self._lock = threading.RLock()
+        self._handler: TelemetryHandler | None = None
+        self._process_wide = False
+        self._for_sessions = False
+        self._applied: list[Patch] = []
+
+    # --- subclass contract ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def patches(self) -> Sequence[Patch]:
+        """The methods to patch; only those whose module and class exist in the installed SDK are applied."""
+
+    # --- BaseInstrumentor hooks -------------------------------------------------------------------------------
+
+    def _instrument(self, **kwargs: Any) -> None:
+        with self._lock:
+            self.configure(
+                tracer_provider=kwargs.get("tracer_provider"),
+                capture_content=kwargs.get("capture_content"),
+                hooks=kwargs.get("hooks"),
+            )
+            self._process_wide = True
+            self._apply()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        with self._lock:
+            self._process_wide = False
+            if not self._for_sessions:
+                self._revert()
+
+    # --- used by distributions (fallom_otel) ------------------------------------------------------------------
+
+    def configure(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        capture_content: bool | None = None,
+        hooks: Hooks | None = None,
+    ) -> None:
+        """Set the tracer provider, content policy and hooks used from now on (patches are not touched).
+
+        Args:
+            tracer_provider: The provider to trace with; the global one when None.
+            capture_content: Record content; None reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
+            hooks: Extension points (cost, media).
+        """
+        with self._lock:
+            self._handler = TelemetryHandler(
+                tracer_provider,
+                scope_name=self._scope_name,
+                scope_version=__version__,
+                capture_content=capture_from_env() if capture_content is None else capture_content,
+                hooks=hooks,
+            )
+
+    def enable_for_sessions(self) -> None:
+        """Install the patches without process-wide tracing: only calls under the call-tracing flag are traced."""
+        with self._lock:
+            if self._handler is None:
+                self.configure()
+            self._for_sessions = True
+            self._apply()
+
+    def disable_for_sessions(self) -> None:
+        """Reverse :meth:`enable_for_sessions` (patches stay while process-wide tracing is on)."""
+        with self._lock:
+            self._for_sessions = False
+            if not self._process_wide:
+                self._revert()
+
+    @property
+    def handler(self) -> TelemetryHandler | None:
+        """The handler in use, or None before configuration."""
+        return self._handler
+
+    # --- internals --------------------------------------------------------------------------------------------
+
+    def _gate(self) -> TelemetryHandler | None:
+        # Runs on every call of a patched method: two attribute reads, and a context lookup for sessions only.
+        handler = self._handler
+        if handler is None:
+            return None
+        if self._process_wide or call_tracing_active():
+            return handler
+        return None
+
+    def _apply(self) -> None:
+        if self._applied:
+            return
+        gate: HandlerGate = self._gate
+        for patch in self.patches():
+            target = _resolve(patch.module, patch.cls)
+            if target is None or not hasattr(target, patch.method):
+                continue  # not in this SDK release
+            factory: Callable[[HandlerGate, Endpoint], Callable[..., Any]] = (
+                async_traced if patch.is_async else sync_traced
+            )
+            wrapt.wrap_function_wrapper(patch.module, f"{patch.cls}.{patch.method}", factory(gate, patch.endpoint))
+            self._applied.append(patch)
+
+    def _revert(self) -> None:
+        for patch in reversed(self._applied):
+            target = _resolve(patch.module, patch.cls)
+            if target is not None:
+                unwrap(target, patch.method)
+        self._applied.clear()
+
+
+def _resolve(module_name: str, cls_name: str) -> Any:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    target: Any = module
+    for part in cls_name.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            return None
+    return target

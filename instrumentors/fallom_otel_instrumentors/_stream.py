@@ -1,0 +1,155 @@
+"""Stream proxies: the SDK's own stream object, seen through a proxy that accumulates and ends the span once.
+
+``wrapt.ObjectProxy`` keeps ``isinstance``, ``.response`` and every SDK helper working. The span ends exactly once:
+on exhaustion, ``close()``/``aclose()``, ``__exit__``/``__aexit__``, an error raised while reading (status ERROR),
+or garbage collection of a stream nobody finished (status ERROR, ``error.type=_OTHER``, partial output kept).
+Per chunk the proxy only calls the accumulator, which keeps text as strings and never retains chunk objects.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Protocol
+
+import wrapt
+
+from fallom_otel_instrumentors._invocation import Invocation
+from fallom_otel_instrumentors._safety import guard
+from fallom_otel_semconv import common
+
+__all__ = ["AsyncStreamProxy", "StreamAccumulator", "SyncStreamProxy"]
+
+ABANDONED = "stream abandoned before it was consumed"
+
+
+class StreamAccumulator(Protocol):
+    """Provider-specific: folds chunks into a few strings and counters, then fills the invocation."""
+
+    def add(self, chunk: Any) -> bool:
+        """Fold one chunk in; return True when it carried generated content (text, tool arguments, reasoning)."""
+
+    def finish(self, invocation: Invocation) -> None:
+        """Write the response fields, usage and output messages gathered so far into ``invocation``."""
+
+
+class _StreamProxyBase(wrapt.ObjectProxy[Any]):
+    """State and end-of-stream handling shared by the sync and async proxies."""
+
+    def __init__(self, wrapped: Any, invocation: Invocation, accumulator: StreamAccumulator) -> None:
+        super().__init__(wrapped)
+        self._self_invocation = invocation
+        self._self_accumulator = accumulator
+        self._self_iterator: Any = None
+        self._self_done = False
+
+    def _self_on_chunk(self, chunk: Any) -> None:
+        with guard:
+            invocation = self._self_invocation
+            if invocation.time_to_first_chunk is None:
+                invocation.mark_first_chunk()
+            if self._self_accumulator.add(chunk) and invocation.time_to_first_token is None:
+                invocation.mark_first_token()
+
+    def _self_end(
+        self, error: BaseException | None, error_type: str | None = None, description: str | None = None
+    ) -> None:
+        if self._self_done:
+            return
+        self._self_done = True
+        with guard:
+            invocation = self._self_invocation
+            self._self_accumulator.finish(invocation)
+            if error is None and error_type is None:
+                invocation.stop()
+            else:
+                invocation.fail(error, error_type, description)
+
+    def __del__(self) -> None:
+        if not self._self_done:
+            self._self_end(None, common.ERROR_TYPE_OTHER, ABANDONED)
+
+
+class SyncStreamProxy(_StreamProxyBase):
+    """Proxy of a synchronous SDK stream (``openai.Stream``, ``anthropic.Stream``)."""
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = iter(self.__wrapped__)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            self._self_end(None)
+            raise
+        except BaseException as error:
+            self._self_end(error)
+            raise
+        self._self_on_chunk(chunk)
+        return chunk
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_end(exc)
+
+    def close(self) -> Any:
+        """Close the underlying stream and end the span with what was received."""
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    """Proxy of an asynchronous SDK stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = self.__wrapped__.__aiter__()
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            self._self_end(None)
+            raise
+        except BaseException as error:
+            self._self_end(error)
+            raise
+        self._self_on_chunk(chunk)
+        return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_end(exc)
+
+    async def close(self) -> Any:
+        """Close the underlying stream and end the span with what was received."""
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+    async def aclose(self) -> Any:
+        """Alias of :meth:`close` for callers that use the async-generator protocol."""
+        return await self.close()

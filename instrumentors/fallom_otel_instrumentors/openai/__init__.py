@@ -1,0 +1,47 @@
+"""OpenTelemetry GenAI instrumentation of the official ``openai`` SDK.
+
+Usage::
+
+    from fallom_otel_instrumentors.openai import OpenAIInstrumentor
+
+    OpenAIInstrumentor().instrument()  # optional: tracer_provider=..., capture_content=True
+
+Every call of ``chat.completions.create`` / ``parse`` (and the ``stream()`` helper), sync and async, through any
+client (``OpenAI``, ``AsyncOpenAI``, ``AzureOpenAI``, ``with_options()`` copies, ``with_raw_response``,
+``with_streaming_response``) becomes one CLIENT span following the GenAI semantic conventions.
+
+Configuration: content (prompts, completions, tool definitions) is recorded only when ``capture_content=True`` is
+passed or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``SPAN_ONLY`` / ``SPAN_AND_EVENT`` / ``true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from fallom_otel_instrumentors._instrumentor import GenAIInstrumentor, Patch
+from fallom_otel_instrumentors.openai._chat import ChatEndpoint
+from fallom_otel_instrumentors.openai.package import _instruments
+
+__all__ = ["OpenAIInstrumentor"]
+
+_CHAT_MODULE = "openai.resources.chat.completions"
+
+
+class OpenAIInstrumentor(GenAIInstrumentor):
+    """Instruments the ``openai`` SDK (entry point ``fallom_openai``)."""
+
+    _scope_name = "fallom_otel_instrumentors.openai"
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The supported ``openai`` releases."""
+        return _instruments
+
+    def patches(self) -> Sequence[Patch]:
+        """The wrap table: each SDK method and the endpoint that extracts it."""
+        chat = ChatEndpoint()
+        return (
+            Patch(_CHAT_MODULE, "Completions", "create", chat, is_async=False),
+            Patch(_CHAT_MODULE, "AsyncCompletions", "create", chat, is_async=True),
+            Patch(_CHAT_MODULE, "Completions", "parse", chat, is_async=False),
+            Patch(_CHAT_MODULE, "AsyncCompletions", "parse", chat, is_async=True),
+        )

@@ -1,0 +1,332 @@
+"""``chat.completions.create`` / ``parse`` (and the ``stream()`` helper, which calls ``create``): request, response
+and stream extraction into the GenAI span contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from fallom_otel_instrumentors._content import (
+    MediaHandler,
+    data_url_part,
+    dumps,
+    inline_media_part,
+    parse_json_arguments,
+    to_plain,
+)
+from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
+from fallom_otel_instrumentors.openai._common import (
+    common_request_attributes,
+    finish_reason,
+    get,
+    given,
+    server_of,
+    usage_int,
+)
+from fallom_otel_instrumentors.openai._results import finish_result
+from fallom_otel_semconv import gen_ai
+from fallom_otel_semconv import messages as parts
+from fallom_otel_semconv import openai as openai_keys
+from fallom_otel_semconv.gen_ai import GenAiOperationNameValues, GenAiOutputTypeValues, ModalityValues
+
+CHAT = GenAiOperationNameValues.CHAT.value
+_IMAGE = ModalityValues.IMAGE.value
+_AUDIO = ModalityValues.AUDIO.value
+_DOCUMENT = ModalityValues.DOCUMENT.value
+_OUTPUT_TYPES = {
+    "json_schema": GenAiOutputTypeValues.JSON.value,
+    "json_object": GenAiOutputTypeValues.JSON.value,
+    "text": GenAiOutputTypeValues.TEXT.value,
+}
+
+
+class ChatEndpoint:
+    """``Completions.create`` / ``parse``, sync and async."""
+
+    def start(
+        self, handler: TelemetryHandler, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Invocation:
+        """Start the span from the request keyword arguments."""
+        address, port, provider = server_of(instance)
+        attributes = common_request_attributes(kwargs)
+        attributes[openai_keys.OPENAI_API_TYPE] = openai_keys.OpenAiApiTypeValues.CHAT_COMPLETIONS.value
+        response_format = get(given(kwargs.get("response_format")), "type")
+        if response_format in _OUTPUT_TYPES:
+            attributes[gen_ai.GEN_AI_OUTPUT_TYPE] = _OUTPUT_TYPES[response_format]
+        elif isinstance(given(kwargs.get("response_format")), type):  # parse(response_format=PydanticModel)
+            attributes[gen_ai.GEN_AI_OUTPUT_TYPE] = GenAiOutputTypeValues.JSON.value
+        tier = given(kwargs.get("service_tier"))
+        if isinstance(tier, str) and tier != "auto":
+            attributes[openai_keys.OPENAI_REQUEST_SERVICE_TIER] = tier
+        if handler.capture_content:
+            attributes.update(_content_attributes(kwargs, handler.hooks.media))
+        model = given(kwargs.get("model"))
+        return handler.start(
+            CHAT,
+            provider,
+            model if isinstance(model, str) else None,
+            server_address=address,
+            server_port=port,
+            attributes=attributes,
+        )
+
+    def finish(self, invocation: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
+        """Record the completion, or follow the stream."""
+        return finish_result(invocation, result, record_completion, ChatStreamAccumulator)
+
+
+def _content_attributes(kwargs: dict[str, Any], media: MediaHandler | None) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {}
+    messages = given(kwargs.get("messages"))
+    if isinstance(messages, Iterable) and not isinstance(messages, (str, bytes)):
+        attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = dumps([_input_message(m, media) for m in messages])
+    tools = given(kwargs.get("tools"))
+    if isinstance(tools, Iterable) and not isinstance(tools, (str, bytes)):
+        definitions = [d for d in (_tool_definition(t) for t in tools) if d is not None]
+        if definitions:
+            attributes[gen_ai.GEN_AI_TOOL_DEFINITIONS] = dumps(definitions)
+    return attributes
+
+
+def _input_message(message: Any, media: MediaHandler | None) -> parts.InputMessage:
+    role = str(get(message, "role") or "user")
+    message_parts: list[parts.Part] = []
+    if role == "tool":
+        message_parts.append(
+            parts.tool_call_response_part(to_plain(get(message, "content")), id=get(message, "tool_call_id"))
+        )
+    else:
+        message_parts.extend(_content_parts(get(message, "content"), media))
+        for call in get(message, "tool_calls") or ():
+            function = get(call, "function")
+            message_parts.append(
+                parts.tool_call_part(
+                    str(get(function, "name") or ""),
+                    id=get(call, "id"),
+                    arguments=parse_json_arguments(get(function, "arguments")),
+                )
+            )
+        legacy_call = get(message, "function_call")
+        if legacy_call is not None:
+            message_parts.append(
+                parts.tool_call_part(
+                    str(get(legacy_call, "name") or ""), arguments=parse_json_arguments(get(legacy_call, "arguments"))
+                )
+            )
+    name = get(message, "name")
+    return parts.input_message(role, message_parts, name=name if isinstance(name, str) else None)
+
+
+def _content_parts(content: Any, media: MediaHandler | None) -> list[parts.Part]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [parts.text_part(content)]
+    result: list[parts.Part] = []
+    for item in content if isinstance(content, Iterable) else ():
+        kind = get(item, "type")
+        if kind == "text":
+            result.append(parts.text_part(str(get(item, "text") or "")))
+        elif kind == "refusal":
+            result.append(parts.text_part(str(get(item, "refusal") or "")))
+        elif kind == "image_url":
+            url = get(get(item, "image_url"), "url")
+            if isinstance(url, str):
+                result.append(data_url_part(url, _IMAGE, media))
+        elif kind == "input_audio":
+            audio = get(item, "input_audio")
+            data, fmt = get(audio, "data"), get(audio, "format")
+            if isinstance(data, str):
+                result.append(inline_media_part(data, f"audio/{fmt}" if fmt else "", _AUDIO, media))
+        elif kind == "file":
+            result.append(_file_part(get(item, "file"), media))
+    return result
+
+
+def _file_part(file: Any, media: MediaHandler | None) -> parts.Part:
+    file_id = get(file, "file_id")
+    if isinstance(file_id, str):
+        return parts.file_part(_DOCUMENT, file_id)
+    data = get(file, "file_data")
+    if isinstance(data, str):
+        return (
+            data_url_part(data, _DOCUMENT, media)
+            if data.startswith("data:")
+            else inline_media_part(data, "", _DOCUMENT, media)
+        )
+    return parts.blob_part(_DOCUMENT)
+
+
+def _tool_definition(tool: Any) -> parts.ToolDefinition | None:
+    function = get(tool, "function")
+    name = get(function, "name")
+    if not isinstance(name, str):
+        return None
+    description = get(function, "description")
+    return parts.tool_definition(
+        name,
+        description=description if isinstance(description, str) else None,
+        parameters=to_plain(get(function, "parameters")),
+    )
+
+
+def record_completion(invocation: Invocation, completion: Any) -> None:
+    """Copy a ``ChatCompletion``'s id, model, finish reasons, usage and (with capture) output into the span."""
+    invocation.response_id = get(completion, "id")
+    invocation.response_model = get(completion, "model")
+    _record_tier_and_fingerprint(invocation, completion)
+    choices = get(completion, "choices") or ()
+    reasons = [finish_reason(get(c, "finish_reason")) or "" for c in choices]
+    invocation.finish_reasons = reasons
+    _record_usage(invocation, get(completion, "usage"))
+    if invocation.capture_content:
+        invocation.output_messages = [
+            _output_message(get(c, "message"), reason) for c, reason in zip(choices, reasons, strict=False)
+        ]
+
+
+def _record_tier_and_fingerprint(invocation: Invocation, source: Any) -> None:
+    tier = get(source, "service_tier")
+    if isinstance(tier, str):
+        invocation.attributes[openai_keys.OPENAI_RESPONSE_SERVICE_TIER] = tier
+    fingerprint = get(source, "system_fingerprint")
+    if isinstance(fingerprint, str):
+        invocation.attributes[openai_keys.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+
+
+def _record_usage(invocation: Invocation, usage: Any) -> None:
+    if usage is None:
+        return
+    target = invocation.usage
+    target.input_tokens = usage_int(get(usage, "prompt_tokens"))
+    target.output_tokens = usage_int(get(usage, "completion_tokens"))
+    target.cache_read_input_tokens = usage_int(get(get(usage, "prompt_tokens_details"), "cached_tokens"))
+    target.reasoning_output_tokens = usage_int(get(get(usage, "completion_tokens_details"), "reasoning_tokens"))
+
+
+def _output_message(message: Any, reason: str) -> parts.OutputMessage:
+    message_parts: list[parts.Part] = []
+    content = get(message, "content")
+    if isinstance(content, str):
+        message_parts.append(parts.text_part(content))
+    refusal = get(message, "refusal")
+    if isinstance(refusal, str):
+        message_parts.append(parts.text_part(refusal))
+    for call in get(message, "tool_calls") or ():
+        function = get(call, "function")
+        message_parts.append(
+            parts.tool_call_part(
+                str(get(function, "name") or ""),
+                id=get(call, "id"),
+                arguments=parse_json_arguments(get(function, "arguments")),
+            )
+        )
+    return parts.output_message(str(get(message, "role") or "assistant"), message_parts, reason)
+
+
+class _ChoiceBuffer:
+    __slots__ = ("finish_reason", "refusal", "role", "text", "tool_calls")
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.text: list[str] = []
+        self.refusal: list[str] = []
+        self.tool_calls: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
+        self.finish_reason: str | None = None
+
+
+class ChatStreamAccumulator:
+    """Folds ``ChatCompletionChunk`` deltas into per-choice strings; never keeps chunk objects."""
+
+    __slots__ = ("_capture", "_choices", "_fingerprint", "_id", "_model", "_tier", "_usage")
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._capture = invocation.capture_content
+        self._choices: dict[int, _ChoiceBuffer] = {}
+        self._id: str | None = None
+        self._model: str | None = None
+        self._tier: str | None = None
+        self._fingerprint: str | None = None
+        self._usage: Any = None
+
+    def add(self, chunk: Any) -> bool:
+        """Fold one chunk in; True when it carried generated content."""
+        if self._id is None:
+            self._id = getattr(chunk, "id", None)
+            self._model = getattr(chunk, "model", None)
+            self._tier = getattr(chunk, "service_tier", None)
+            self._fingerprint = getattr(chunk, "system_fingerprint", None)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self._usage = usage
+        content = False
+        for choice in getattr(chunk, "choices", None) or ():
+            buffer = self._choices.get(choice.index)
+            if buffer is None:
+                buffer = self._choices[choice.index] = _ChoiceBuffer()
+            delta = choice.delta
+            if delta is not None:
+                text = delta.content
+                if text:
+                    content = True
+                    if self._capture:
+                        buffer.text.append(text)
+                refusal = getattr(delta, "refusal", None)
+                if refusal:
+                    content = True
+                    if self._capture:
+                        buffer.refusal.append(refusal)
+                calls = delta.tool_calls
+                if calls:
+                    content = True
+                    for call in calls:
+                        self._add_tool_call(buffer, call)
+            if choice.finish_reason is not None:
+                buffer.finish_reason = choice.finish_reason
+        return content
+
+    def _add_tool_call(self, buffer: _ChoiceBuffer, call: Any) -> None:
+        slot = buffer.tool_calls.get(call.index)
+        if slot is None:
+            slot = buffer.tool_calls[call.index] = [None, None, []]
+        if call.id:
+            slot[0] = call.id
+        function = call.function
+        if function is not None:
+            if function.name:
+                slot[1] = function.name
+            if function.arguments and self._capture:
+                slot[2].append(function.arguments)
+
+    def finish(self, invocation: Invocation) -> None:
+        """Write what the stream delivered into the invocation."""
+        invocation.response_id = self._id
+        invocation.response_model = self._model
+        if self._tier is not None:
+            invocation.attributes[openai_keys.OPENAI_RESPONSE_SERVICE_TIER] = self._tier
+        if self._fingerprint is not None:
+            invocation.attributes[openai_keys.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = self._fingerprint
+        ordered = [self._choices[i] for i in sorted(self._choices)]
+        reasons = [finish_reason(b.finish_reason) or "" for b in ordered]
+        if any(reasons):
+            invocation.finish_reasons = reasons
+        _record_usage(invocation, self._usage)
+        if self._capture:
+            invocation.output_messages = [_buffered_message(b, r) for b, r in zip(ordered, reasons, strict=False)]
+
+
+def _buffered_message(buffer: _ChoiceBuffer, reason: str) -> parts.OutputMessage:
+    message_parts: list[parts.Part] = []
+    if buffer.text:
+        message_parts.append(parts.text_part("".join(buffer.text)))
+    if buffer.refusal:
+        message_parts.append(parts.text_part("".join(buffer.refusal)))
+    for index in sorted(buffer.tool_calls):
+        call_id, name, pieces = buffer.tool_calls[index]
+        message_parts.append(
+            parts.tool_call_part(name or "", id=call_id, arguments=parse_json_arguments("".join(pieces)))
+        )
+    return parts.output_message(buffer.role, message_parts, reason)

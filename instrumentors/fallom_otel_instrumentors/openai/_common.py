@@ -1,0 +1,93 @@
+"""Request-side helpers shared by the OpenAI endpoints: sentinels, server address, provider, parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from fallom_otel_semconv import gen_ai
+from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiProviderNameValues
+
+OPENAI = GenAiProviderNameValues.OPENAI.value
+AZURE = GenAiProviderNameValues.AZURE_AI_OPENAI.value
+
+_SENTINELS = frozenset({"NotGiven", "Omit"})
+
+# OpenAI's finish reasons, mapped to the semconv values; anything else is kept as sent.
+_FINISH_REASONS = {
+    "tool_calls": FinishReasonValues.TOOL_CALL.value,
+    "function_call": FinishReasonValues.TOOL_CALL.value,
+}
+
+
+def given(value: Any) -> Any:
+    """The value, or None for the SDK's ``NOT_GIVEN`` / ``omit`` sentinels."""
+    if value is None or type(value).__name__ in _SENTINELS:
+        return None
+    return value
+
+
+def get(obj: Any, key: str) -> Any:
+    """Read ``key`` from a request dict or a response/SDK object alike (None when absent)."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def finish_reason(reason: Any) -> str | None:
+    """Map an OpenAI finish reason to the semconv value."""
+    if not isinstance(reason, str):
+        return None
+    return _FINISH_REASONS.get(reason, reason)
+
+
+def server_of(instance: Any) -> tuple[str | None, int | None, str]:
+    """``(server.address, server.port, gen_ai.provider.name)`` from the resource's client."""
+    client = getattr(instance, "_client", None)
+    provider = AZURE if "Azure" in type(client).__name__ else OPENAI
+    url = getattr(client, "base_url", None)
+    host = getattr(url, "host", None)
+    if not host:
+        return None, None, provider
+    port = getattr(url, "port", None)
+    if port is None:
+        port = 443 if getattr(url, "scheme", "https") == "https" else 80
+    return str(host), int(port), provider
+
+
+def common_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """Sampling parameters shared by chat completions and legacy completions."""
+    attributes: dict[str, AttributeValue] = {}
+    max_tokens = given(kwargs.get("max_completion_tokens")) or given(kwargs.get("max_tokens"))
+    if isinstance(max_tokens, int):
+        attributes[gen_ai.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    for key, attribute in (
+        ("temperature", gen_ai.GEN_AI_REQUEST_TEMPERATURE),
+        ("top_p", gen_ai.GEN_AI_REQUEST_TOP_P),
+        ("frequency_penalty", gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+        ("presence_penalty", gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ):
+        value = given(kwargs.get(key))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            attributes[attribute] = float(value)
+    seed = given(kwargs.get("seed"))
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        attributes[gen_ai.GEN_AI_REQUEST_SEED] = seed
+    stop = given(kwargs.get("stop"))
+    if isinstance(stop, str):
+        attributes[gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
+    elif isinstance(stop, (list, tuple)) and stop:
+        attributes[gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
+    n = given(kwargs.get("n"))
+    if isinstance(n, int) and n != 1:
+        attributes[gen_ai.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    if given(kwargs.get("stream")) is True:
+        attributes[gen_ai.GEN_AI_REQUEST_STREAM] = True
+    return attributes
+
+
+def usage_int(value: Any) -> int | None:
+    """A token count, or None for anything that is not a non-negative int."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

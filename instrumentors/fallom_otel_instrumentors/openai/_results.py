@@ -1,0 +1,112 @@
+"""What an OpenAI SDK method returned, and how the span follows it to its end.
+
+A parsed model ends the span at once. A ``Stream`` / ``AsyncStream`` is returned as a proxy that ends it when the
+stream ends. ``with_raw_response`` returns a ``LegacyAPIResponse``: parsed eagerly when not streamed (the SDK caches
+the parse, so the caller's own ``parse()`` returns the very same object); when streamed, and for
+``with_streaming_response``'s ``APIResponse`` whose body is unread, a proxy takes over ``parse()`` and ``close()``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import wrapt
+
+from fallom_otel_instrumentors._invocation import Invocation
+from fallom_otel_instrumentors._safety import guard
+from fallom_otel_instrumentors._stream import AsyncStreamProxy, StreamAccumulator, SyncStreamProxy
+
+RecordModel = Callable[[Invocation, Any], None]
+MakeAccumulator = Callable[[Invocation], StreamAccumulator]
+
+_RAW_RESPONSES = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"})
+
+
+def finish_result(invocation: Invocation, result: Any, record: RecordModel, accumulator: MakeAccumulator) -> Any:
+    """End (or hand over the end of) the span for ``result``; return what the caller gets."""
+    cls = type(result)
+    name = cls.__name__
+    if name == "Stream" or _is_sdk_stream(cls, "Stream"):
+        return SyncStreamProxy(result, invocation, accumulator(invocation))
+    if name == "AsyncStream" or _is_sdk_stream(cls, "AsyncStream"):
+        return AsyncStreamProxy(result, invocation, accumulator(invocation))
+    if name in _RAW_RESPONSES:
+        return _finish_raw(invocation, result, record, accumulator)
+    record(invocation, result)
+    invocation.stop()
+    return result
+
+
+def _is_sdk_stream(cls: type, base_name: str) -> bool:
+    # Subclasses of the SDK streams (``openai.lib`` helpers) count as streams too.
+    return any(base.__name__ == base_name and base.__module__.startswith("openai.") for base in cls.__mro__[1:])
+
+
+def _finish_raw(invocation: Invocation, response: Any, record: RecordModel, accumulator: MakeAccumulator) -> Any:
+    streamed = bool(getattr(response, "_stream", False))
+    if type(response).__name__ == "LegacyAPIResponse" and not streamed:
+        record(invocation, response.parse())
+        invocation.stop()
+        return response
+    if type(response).__name__ == "AsyncAPIResponse":
+        return _AsyncRawResponseProxy(response, invocation, record, accumulator)
+    return _RawResponseProxy(response, invocation, record, accumulator)
+
+
+class _RawResponseBase(wrapt.ObjectProxy[Any]):
+    def __init__(self, wrapped: Any, invocation: Invocation, record: RecordModel, accumulator: MakeAccumulator) -> None:
+        super().__init__(wrapped)
+        self._self_invocation = invocation
+        self._self_record = record
+        self._self_accumulator = accumulator
+        self._self_parsed: Any = None
+
+    def _self_after_parse(self, parsed: Any) -> Any:
+        if self._self_parsed is not None:
+            return self._self_parsed
+        outcome = parsed
+        with guard:
+            outcome = finish_result(self._self_invocation, parsed, self._self_record, self._self_accumulator)
+        self._self_parsed = outcome
+        return outcome
+
+    def _self_end_unparsed(self) -> None:
+        # The caller read the body some other way (``iter_lines()``, ``read()``) or not at all: no response data.
+        if self._self_parsed is None:
+            with guard:
+                self._self_invocation.stop()
+
+    def __del__(self) -> None:
+        self._self_end_unparsed()
+
+
+class _RawResponseProxy(_RawResponseBase):
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if args or kwargs:  # parse(to=...) asks for another type: leave it alone
+            return parsed
+        return self._self_after_parse(parsed)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end_unparsed()
+
+
+class _AsyncRawResponseProxy(_RawResponseBase):
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(parsed):
+            parsed = await parsed
+        if args or kwargs:
+            return parsed
+        return self._self_after_parse(parsed)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_end_unparsed()

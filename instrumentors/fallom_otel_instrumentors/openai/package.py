@@ -1,0 +1,5 @@
+"""The ``openai`` releases this instrumentor supports (checked by ``instrument()`` and ``instruments-any``)."""
+
+from __future__ import annotations
+
+_instruments = ("openai >= 1.66.0, < 4",)
