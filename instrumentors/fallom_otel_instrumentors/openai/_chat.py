@@ -1,5 +1,6 @@
-"""``chat.completions.create`` / ``parse`` (and the ``stream()`` helper, which calls ``create``): request, response
-and stream extraction into the GenAI span contract.
+"""Chat completions: request, response and stream extraction into the GenAI span contract.
+
+Covers ``chat.completions.create`` and ``parse``, and the ``stream()`` helper, which calls ``create``.
 """
 
 from __future__ import annotations
