@@ -12,12 +12,14 @@ Usage::
 
 from __future__ import annotations
 
+from fallom_otel._instrument import FallomInstrumentor
 from fallom_otel._session import MetadataValue, Session, current_session, session
 from fallom_otel._session_processor import SessionSpanProcessor
 from fallom_otel._setup import flush, init, shutdown
 from fallom_otel.version import __version__
 
 __all__ = [
+    "FallomInstrumentor",
     "MetadataValue",
     "Session",
     "SessionSpanProcessor",

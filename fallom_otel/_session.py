@@ -208,8 +208,11 @@ class Session:
             TypeError: ``client`` is not an ``openai`` client.
         """
         from fallom_otel._client_proxy import wrap_client
+        from fallom_otel._instrument import enable_session_tracing
 
-        return wrap_client(client, self, "openai")
+        proxy = wrap_client(client, self, "openai")
+        enable_session_tracing("openai")
+        return proxy
 
     def wrap_anthropic(self, client: _C) -> _C:
         """Return a proxy of an ``anthropic`` client whose every call runs inside this session.

@@ -62,12 +62,14 @@ def init(
     *,
     propagate: bool | None = None,
     export_all_spans: bool = False,
+    instrument: bool = False,
 ) -> None:
     """Set up tracing of LLM calls and export to Fallom.
 
-    Each argument falls back to its ``FALLOM_*`` environment variable, then to the default. ``init()`` patches
-    nothing by itself: trace calls through :meth:`Session.wrap_openai` / :meth:`Session.wrap_anthropic`.
-    Calling it again reconfigures export; it never stacks exporters.
+    Each argument falls back to its ``FALLOM_*`` environment variable, then to the default. Without
+    ``instrument=True``, ``init()`` patches nothing process-wide: calls are traced through
+    :meth:`Session.wrap_openai` / :meth:`Session.wrap_anthropic`. Calling it again reconfigures export; it never
+    stacks exporters.
 
     Args:
         api_key: Fallom API key (``FALLOM_API_KEY``), sent as ``Authorization: Bearer``. Without a key and with
@@ -79,12 +81,16 @@ def init(
         propagate: Default for :func:`session`'s ``propagate`` (``FALLOM_PROPAGATE``, default False).
         export_all_spans: When attaching to the app's own tracer provider, forward all its spans to Fallom
             instead of GenAI spans only.
+        instrument: Also trace every call of every installed provider SDK, process-wide
+            (as ``FallomInstrumentor().instrument()``).
 
     Raises:
         TypeError: An argument has the wrong type.
         ValueError: An argument or environment variable has an invalid value (for example a malformed URL).
     """
     global _state, _warned_no_key
+    if not isinstance(instrument, bool):
+        raise TypeError(f"instrument must be a bool, got {type(instrument).__name__}")
     config = resolve_config(
         api_key=api_key,
         base_url=base_url,
@@ -113,6 +119,11 @@ def init(
             )
         previous = switch.swap(pipeline, genai_only=not (owned or config.export_all_spans))
         _state = _State(config=config, provider=provider, owned=owned, switch=switch)
+    from fallom_otel._instrument import FallomInstrumentor, refresh_settings
+
+    refresh_settings()
+    if instrument:
+        FallomInstrumentor().instrument()
     if previous is not None:
         # Deliver what the old pipeline still holds without making init() wait for its backend.
         threading.Thread(target=previous.shutdown, name="fallom-otel-retire", daemon=True).start()

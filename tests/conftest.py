@@ -32,7 +32,21 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_tracer_provider()
     yield
     fallom_otel.shutdown(timeout_millis=2_000)
+    _unpatch_providers()
     reset_tracer_provider()
+
+
+def _unpatch_providers() -> None:
+    """Leave no provider patches (process-wide or session-only) behind for the next test."""
+    from fallom_otel import FallomInstrumentor
+    from fallom_otel_instrumentors.openai import OpenAIInstrumentor
+
+    if FallomInstrumentor().is_instrumented_by_opentelemetry:
+        FallomInstrumentor().uninstrument()
+    instrumentor = OpenAIInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    instrumentor.disable_for_sessions()
 
 
 @pytest.fixture

@@ -321,7 +321,7 @@ def wrap(session: Session, client: Any) -> Any:
 def dump(value: object) -> object:
     """A comparable form of a result: models by type and ``model_dump()``, containers element-wise."""
     if isinstance(value, pydantic.BaseModel):
-        return (type(value), value.model_dump())
+        return (value.__class__, value.model_dump())
     if isinstance(value, (list, tuple)):
         return [dump(v) for v in value]
     return value
@@ -350,12 +350,13 @@ def session() -> Session:
 
 
 # --- every kind of call, sync and async: the same result, inside the session ------------------------------------------
-# Each op makes its call(s) and returns what the caller would look at; streams are consumed inside.
+# Each op makes its call(s) and returns what the caller would look at; streams are consumed inside. Classes are
+# compared through ``__class__``, which is what ``isinstance`` sees: a traced stream is a transparent proxy.
 
 
 def _chat_stream(c: Any) -> object:
     stream = c.chat.completions.create(**CHAT, stream=True)
-    return [type(stream), *stream]
+    return [stream.__class__, *stream]
 
 
 def _chat_stream_manager(c: Any) -> object:
@@ -363,12 +364,12 @@ def _chat_stream_manager(c: Any) -> object:
         events = [event.type for event in stream]
         final = stream.get_final_completion()
         assert final.choices[0].message.content == "Hi there!"
-        return [type(stream), events, final]
+        return [stream.__class__, events, final]
 
 
 def _responses_stream(c: Any) -> object:
     stream = c.responses.create(**RESPONSES, stream=True)
-    return [type(stream), *stream]
+    return [stream.__class__, *stream]
 
 
 def _responses_stream_manager(c: Any) -> object:
@@ -376,44 +377,44 @@ def _responses_stream_manager(c: Any) -> object:
         events = [event.type for event in stream]
         final = stream.get_final_response()
         assert final.output_text == "Hi there!"
-        return [type(stream), events, final]
+        return [stream.__class__, events, final]
 
 
 def _raw_response(c: Any) -> object:
     raw = c.chat.completions.with_raw_response.create(**CHAT)
-    return [type(raw), raw.http_request.url, raw.parse()]
+    return [raw.__class__, raw.http_request.url, raw.parse()]
 
 
 def _client_raw_response(c: Any) -> object:
     raw = c.with_raw_response.embeddings.create(**EMBEDDINGS)
-    return [type(raw), raw.parse()]
+    return [raw.__class__, raw.parse()]
 
 
 def _streaming_response(c: Any) -> object:
     with c.chat.completions.with_streaming_response.create(**CHAT) as response:
-        return [type(response), response.parse()]
+        return [response.__class__, response.parse()]
 
 
 def _anthropic_stream(c: Any) -> object:
     stream = c.messages.create(**MESSAGES, stream=True)
-    return [type(stream), *stream]
+    return [stream.__class__, *stream]
 
 
 def _anthropic_stream_manager(c: Any) -> object:
     with c.messages.stream(**MESSAGES) as stream:
         text = list(stream.text_stream)
         assert text == ["Hi", " there!"]
-        return [type(stream), text, stream.get_final_message()]
+        return [stream.__class__, text, stream.get_final_message()]
 
 
 def _anthropic_raw_response(c: Any) -> object:
     raw = c.messages.with_raw_response.create(**MESSAGES)
-    return [type(raw), raw.parse()]
+    return [raw.__class__, raw.parse()]
 
 
 def _anthropic_streaming_response(c: Any) -> object:
     with c.messages.with_streaming_response.create(**MESSAGES) as response:
-        return [type(response), response.parse()]
+        return [response.__class__, response.parse()]
 
 
 SYNC_OPS: dict[str, tuple[str, Callable[[Any], object]]] = {
@@ -461,7 +462,7 @@ def test_sync_call_runs_in_session(
 
 async def _async_chat_stream(c: Any) -> object:
     stream = await c.chat.completions.create(**CHAT, stream=True)
-    return [type(stream), *[chunk async for chunk in stream]]
+    return [stream.__class__, *[chunk async for chunk in stream]]
 
 
 async def _async_chat_stream_manager(c: Any) -> object:
@@ -469,7 +470,7 @@ async def _async_chat_stream_manager(c: Any) -> object:
         events = [event.type async for event in stream]
         final = await stream.get_final_completion()
         assert final.choices[0].message.content == "Hi there!"
-        return [type(stream), events, final]
+        return [stream.__class__, events, final]
 
 
 async def _async_responses_stream_manager(c: Any) -> object:
@@ -477,17 +478,17 @@ async def _async_responses_stream_manager(c: Any) -> object:
         events = [event.type async for event in stream]
         final = await stream.get_final_response()
         assert final.output_text == "Hi there!"
-        return [type(stream), events, final]
+        return [stream.__class__, events, final]
 
 
 async def _async_raw_response(c: Any) -> object:
     raw = await c.chat.completions.with_raw_response.create(**CHAT)
-    return [type(raw), raw.parse()]
+    return [raw.__class__, raw.parse()]
 
 
 async def _async_streaming_response(c: Any) -> object:
     async with c.chat.completions.with_streaming_response.create(**CHAT) as response:
-        return [type(response), await response.parse()]
+        return [response.__class__, await response.parse()]
 
 
 async def _async_models_iterated(c: Any) -> object:
@@ -496,14 +497,14 @@ async def _async_models_iterated(c: Any) -> object:
 
 async def _async_anthropic_stream(c: Any) -> object:
     stream = await c.messages.create(**MESSAGES, stream=True)
-    return [type(stream), *[event async for event in stream]]
+    return [stream.__class__, *[event async for event in stream]]
 
 
 async def _async_anthropic_stream_manager(c: Any) -> object:
     async with c.messages.stream(**MESSAGES) as stream:
         text = [delta async for delta in stream.text_stream]
         assert text == ["Hi", " there!"]
-        return [type(stream), text, await stream.get_final_message()]
+        return [stream.__class__, text, await stream.get_final_message()]
 
 
 async def _async_anthropic_streaming_response(c: Any) -> object:

@@ -14,6 +14,7 @@ import fallom_otel_semconv
 
 EXPECTED = {
     fallom_otel: {
+        "FallomInstrumentor",
         "MetadataValue",
         "Session",
         "SessionSpanProcessor",
