@@ -84,6 +84,7 @@ class TelemetryHandler:
         """
         self.tracer = trace.get_tracer(scope_name, scope_version, tracer_provider, schema_url=SCHEMA_URL)
         self.capture_content = capture_content
+        self.configured_with = (tracer_provider, capture_content)
         self.hooks = hooks or Hooks()
 
     def start(
