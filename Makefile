@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lint typecheck test test-matrix demo clean
+.PHONY: install lint typecheck test test-matrix demo clean bench
 
 $(STAMP): pyproject.toml instrumentors/pyproject.toml semconv/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Overhead of the instrumentation vs the bare SDK, a hand-made-span floor and peers (DESIGN §9); ~5 minutes.
+# Peers install into their own venv (.venv-bench-peers) on first use; `make test` never touches it.
+bench: install
+	$(BIN)/python benchmarks/bench.py
 
 demo:
 	@echo "make demo arrives with the local collector (fallom-otel serve, issue #8); it is not available yet." >&2

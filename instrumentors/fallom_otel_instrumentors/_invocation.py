@@ -3,7 +3,9 @@
 ``TelemetryHandler.start(...)`` opens the CLIENT span with the sampling-relevant attributes set at start
 (operation, provider, request model, server address/port). Extractors fill the invocation's fields; ``stop()`` or
 ``fail()`` writes them as attributes in one call, runs the end hooks, and ends the span. A second stop/fail is a
-no-op, so a stream finished by exhaustion and later garbage-collected still yields exactly one span.
+no-op, so a stream finished by exhaustion and later garbage-collected still yields exactly one span. A failure the
+provider reports inside a successful answer (a ``failed`` status, an ``error`` stream event) is recorded by the
+extractor in ``error_type``; ``stop()`` then ends the span as ``fail()`` does.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ class Invocation:
         "_lock",
         "_started",
         "attributes",
+        "error_type",
         "finish_reasons",
         "handler",
         "operation",
@@ -162,6 +165,7 @@ class Invocation:
         self.time_to_first_chunk: float | None = None  # seconds, monotonic clock
         self.time_to_first_token: float | None = None  # seconds, monotonic clock
         self.attributes: dict[str, AttributeValue] = {}  # further response attributes
+        self.error_type: str | None = None  # a failure reported in the response itself; stop() then fails
         self._started = time.perf_counter()
         self._ended = False
         self._lock = threading.Lock()
@@ -191,7 +195,14 @@ class Invocation:
             self.time_to_first_token = time.perf_counter() - self._started
 
     def stop(self) -> None:
-        """End the span successfully with everything recorded so far (idempotent)."""
+        """End the span with everything recorded so far (idempotent).
+
+        Successfully, unless an extractor set :attr:`error_type` (the provider reported a failure inside an answer
+        that raised nothing): then as ``fail(None, error_type)``, with status ERROR.
+        """
+        if self.error_type is not None:
+            self.fail(None, self.error_type)
+            return
         if not self._claim_end():
             return
         with guard:

@@ -1,8 +1,9 @@
 """Stream proxies: the SDK's own stream object, seen through a proxy that accumulates and ends the span once.
 
 ``wrapt.ObjectProxy`` keeps ``isinstance``, ``.response`` and every SDK helper working. The span ends exactly once:
-on exhaustion, ``close()``/``aclose()``, ``__exit__``/``__aexit__``, an error raised while reading (status ERROR),
-or garbage collection of a stream nobody finished (status ERROR, ``error.type=_OTHER``, partial output kept).
+on exhaustion, ``close()``/``aclose()``, ``__exit__``/``__aexit__``, closing ``.response`` (what the SDK's
+``stream()`` helpers do on exit), an error raised while reading (status ERROR), or garbage collection of a stream
+nobody finished (status ERROR, ``error.type=_OTHER``, partial output kept).
 Per chunk the proxy only calls the accumulator, which keeps text as strings and never retains chunk objects.
 """
 
@@ -29,7 +30,11 @@ class StreamAccumulator(Protocol):
         """Fold one chunk in; return True when it carried generated content (text, tool arguments, reasoning)."""
 
     def finish(self, invocation: Invocation) -> None:
-        """Write the response fields, usage and output messages gathered so far into ``invocation``."""
+        """Write the response fields, usage and output messages gathered so far into ``invocation``.
+
+        A failure the stream itself reported (an error event) goes into ``invocation.error_type``, so the proxy's
+        normal end (``stop()``) marks the span ERROR.
+        """
 
 
 class _StreamProxyBase(wrapt.ObjectProxy[Any]):
@@ -56,17 +61,49 @@ class _StreamProxyBase(wrapt.ObjectProxy[Any]):
         if self._self_done:
             return
         self._self_done = True
+        invocation = self._self_invocation
         with guard:
-            invocation = self._self_invocation
             self._self_accumulator.finish(invocation)
+        # A failing accumulator costs the response data, never the span: it still ends exactly once.
+        with guard:
             if error is None and error_type is None:
                 invocation.stop()
             else:
                 invocation.fail(error, error_type, description)
 
+    @property
+    def response(self) -> Any:
+        """The stream's HTTP response; closing it (as ``chat.completions.stream()`` does on exit) ends the span."""
+        return _ResponseProxy(self.__wrapped__.response, self)
+
     def __del__(self) -> None:
         if not self._self_done:
             self._self_end(None, common.ERROR_TYPE_OTHER, ABANDONED)
+
+
+class _ResponseProxy(wrapt.ObjectProxy[Any]):
+    """The SDK stream's HTTP response; ``close()``/``aclose()`` also end the stream's span with what was received.
+
+    The SDK's stream helpers (``ChatCompletionStream``) keep ``raw_stream.response`` and close only that on exit or
+    ``close()``, never the stream itself: without this, a ``break`` out of ``with client.chat.completions.stream()``
+    would leave the span open until garbage collection, and then mark it abandoned.
+    """
+
+    def __init__(self, wrapped: Any, stream: _StreamProxyBase) -> None:
+        super().__init__(wrapped)
+        self._self_stream = stream
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_stream._self_end(None)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_stream._self_end(None)
 
 
 class SyncStreamProxy(_StreamProxyBase):

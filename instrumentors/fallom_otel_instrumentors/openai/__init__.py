@@ -20,6 +20,9 @@ from collections.abc import Collection, Sequence
 
 from fallom_otel_instrumentors._instrumentor import GenAIInstrumentor, Patch
 from fallom_otel_instrumentors.openai._chat import ChatEndpoint
+from fallom_otel_instrumentors.openai._completions import CompletionsEndpoint
+from fallom_otel_instrumentors.openai._embeddings import EmbeddingsEndpoint
+from fallom_otel_instrumentors.openai._responses import ResponsesEndpoint
 from fallom_otel_instrumentors.openai.package import _instruments
 
 __all__ = ["OpenAIInstrumentor"]
@@ -44,4 +47,12 @@ class OpenAIInstrumentor(GenAIInstrumentor):
             Patch(_CHAT_MODULE, "AsyncCompletions", "create", chat, is_async=True),
             Patch(_CHAT_MODULE, "Completions", "parse", chat, is_async=False),
             Patch(_CHAT_MODULE, "AsyncCompletions", "parse", chat, is_async=True),
+            Patch("openai.resources.embeddings", "Embeddings", "create", EmbeddingsEndpoint(), is_async=False),
+            Patch("openai.resources.embeddings", "AsyncEmbeddings", "create", EmbeddingsEndpoint(), is_async=True),
+            Patch("openai.resources.completions", "Completions", "create", CompletionsEndpoint(), is_async=False),
+            Patch("openai.resources.completions", "AsyncCompletions", "create", CompletionsEndpoint(), is_async=True),
+            Patch("openai.resources.responses", "Responses", "create", ResponsesEndpoint(), is_async=False),
+            Patch("openai.resources.responses", "AsyncResponses", "create", ResponsesEndpoint(), is_async=True),
+            Patch("openai.resources.responses", "Responses", "parse", ResponsesEndpoint(), is_async=False),
+            Patch("openai.resources.responses", "AsyncResponses", "parse", ResponsesEndpoint(), is_async=True),
         )

@@ -3,7 +3,9 @@
 A parsed model ends the span at once. A ``Stream`` / ``AsyncStream`` is returned as a proxy that ends it when the
 stream ends. ``with_raw_response`` returns a ``LegacyAPIResponse``: parsed eagerly when not streamed (the SDK caches
 the parse, so the caller's own ``parse()`` returns the very same object); when streamed, and for
-``with_streaming_response``'s ``APIResponse`` whose body is unread, a proxy takes over ``parse()`` and ``close()``.
+``with_streaming_response``'s ``APIResponse`` whose body is unread, a proxy takes over ``parse()`` and ``close()``:
+``close()`` (the end of the ``with`` block) ends the span, with no response data when the body was never parsed, and
+with what the parsed stream delivered so far when it was left before its end (as closing the stream itself would).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import wrapt
 
 from fallom_otel_instrumentors._invocation import Invocation
 from fallom_otel_instrumentors._safety import guard
-from fallom_otel_instrumentors._stream import AsyncStreamProxy, StreamAccumulator, SyncStreamProxy
+from fallom_otel_instrumentors._stream import AsyncStreamProxy, StreamAccumulator, SyncStreamProxy, _StreamProxyBase
 
 RecordModel = Callable[[Invocation, Any], None]
 MakeAccumulator = Callable[[Invocation], StreamAccumulator]
@@ -78,6 +80,14 @@ class _RawResponseBase(wrapt.ObjectProxy[Any]):
             with guard:
                 self._self_invocation.stop()
 
+    def _self_on_close(self) -> None:
+        parsed = self._self_parsed
+        if isinstance(parsed, _StreamProxyBase):
+            # The response is closed under a stream left before its end: end the span with what it delivered.
+            parsed._self_end(None)
+        else:
+            self._self_end_unparsed()
+
     def __del__(self) -> None:
         self._self_end_unparsed()
 
@@ -93,7 +103,7 @@ class _RawResponseProxy(_RawResponseBase):
         try:
             return self.__wrapped__.close()
         finally:
-            self._self_end_unparsed()
+            self._self_on_close()
 
 
 class _AsyncRawResponseProxy(_RawResponseBase):
@@ -109,4 +119,4 @@ class _AsyncRawResponseProxy(_RawResponseBase):
         try:
             return await self.__wrapped__.close()
         finally:
-            self._self_end_unparsed()
+            self._self_on_close()
