@@ -31,7 +31,12 @@ from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv import messages as parts
 from fallom_otel_semconv import openai as openai_keys
-from fallom_otel_semconv.gen_ai import GenAiOperationNameValues, GenAiOutputTypeValues, ModalityValues
+from fallom_otel_semconv.gen_ai import (
+    FinishReasonValues,
+    GenAiOperationNameValues,
+    GenAiOutputTypeValues,
+    ModalityValues,
+)
 
 CHAT = GenAiOperationNameValues.CHAT.value
 _IMAGE = ModalityValues.IMAGE.value
@@ -42,6 +47,8 @@ _OUTPUT_TYPES = {
     "json_object": GenAiOutputTypeValues.JSON.value,
     "text": GenAiOutputTypeValues.TEXT.value,
 }
+
+_TRUNCATED = FinishReasonValues.ERROR.value
 
 
 class ChatEndpoint:
@@ -204,7 +211,10 @@ def _record_usage(invocation: Invocation, usage: Any) -> None:
     target = invocation.usage
     target.input_tokens = usage_int(get(usage, "prompt_tokens"))
     target.output_tokens = usage_int(get(usage, "completion_tokens"))
-    target.cache_read_input_tokens = usage_int(get(get(usage, "prompt_tokens_details"), "cached_tokens"))
+    prompt_details = get(usage, "prompt_tokens_details")
+    target.cache_read_input_tokens = usage_int(get(prompt_details, "cached_tokens"))
+    # Newer releases also report prompt-cache writes; like reads, they are already inside prompt_tokens.
+    target.cache_write_input_tokens = usage_int(get(prompt_details, "cache_write_tokens"))
     target.reasoning_output_tokens = usage_int(get(get(usage, "completion_tokens_details"), "reasoning_tokens"))
 
 
@@ -311,8 +321,9 @@ class ChatStreamAccumulator:
         if self._fingerprint is not None:
             invocation.attributes[openai_keys.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = self._fingerprint
         ordered = [self._choices[i] for i in sorted(self._choices)]
-        reasons = [finish_reason(b.finish_reason) or "" for b in ordered]
-        if any(reasons):
+        # A choice the stream never finished (closed early, cut, failed) ended abnormally: semconv's ``error``.
+        reasons = [finish_reason(b.finish_reason) or _TRUNCATED for b in ordered]
+        if reasons:
             invocation.finish_reasons = reasons
         _record_usage(invocation, self._usage)
         if self._capture:

@@ -22,11 +22,13 @@ from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv import messages as parts
 from fallom_otel_semconv import openai as openai_keys
-from fallom_otel_semconv.gen_ai import GenAiOperationNameValues, RoleValues
+from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiOperationNameValues, RoleValues
 
 TEXT_COMPLETION = GenAiOperationNameValues.TEXT_COMPLETION.value
 _USER = RoleValues.USER.value
 _ASSISTANT = RoleValues.ASSISTANT.value
+
+_TRUNCATED = FinishReasonValues.ERROR.value
 
 
 class CompletionsEndpoint:
@@ -152,8 +154,9 @@ class CompletionStreamAccumulator:
         invocation.response_model = self._model
         _record_fingerprint(invocation, self._fingerprint)
         ordered = [self._choices[i] for i in sorted(self._choices)]
-        reasons = [finish_reason(b.finish_reason) or "" for b in ordered]
-        if any(reasons):
+        # A choice the stream never finished (closed early, cut, failed) ended abnormally: semconv's ``error``.
+        reasons = [finish_reason(b.finish_reason) or _TRUNCATED for b in ordered]
+        if reasons:
             invocation.finish_reasons = reasons
         _record_usage(invocation, self._usage)
         if self._capture:

@@ -1002,3 +1002,15 @@ async def test_session_only_patches_trace_only_flagged_calls(
     [span] = Tracing(receiver).spans(1)
     assert span.name == "chat gpt-4o"
     assert messages_of(span, gen_ai.GEN_AI_INPUT_MESSAGES) == [text_message("user", "traced")]
+
+
+def test_prompt_cache_writes_are_recorded_when_reported(tracing: Tracing, fake_openai: FakeOpenAI) -> None:
+    usage = usage_body(prompt=2_000, cached=0)
+    usage["prompt_tokens_details"]["cache_write_tokens"] = 1_536
+    fake_openai.json(CHAT_PATH, completion_body(choice(0, assistant_message("ok"), "stop"), usage=usage))
+    with fake_openai.client() as client:
+        client.chat.completions.create(model=MODEL, messages=[user("hi")])
+    span = tracing.span()
+    assert span.attributes[gen_ai.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 1_536
+    assert span.attributes[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] == 2_000  # writes are inside prompt_tokens already
+    assert span.attributes[gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0

@@ -50,6 +50,9 @@ USAGE_KEYS = (
 TEXT = ["The", " sky", " is", " blue", " because", " of", " Rayleigh", " scattering."]
 
 
+TRUNCATED = gen_ai.FinishReasonValues.ERROR.value  # a stream that ended before its choice finished
+
+
 def text_stream(*, include_usage: bool) -> list[dict[str, Any]]:
     """A streamed answer: role chunk, one chunk per text piece, the finish chunk, and the usage chunk if asked."""
     events = [chunk_body(delta_choice(role="assistant", content="", refusal=None))]
@@ -353,8 +356,9 @@ def test_break_inside_with_keeps_partial_output(receiver: OtlpReceiver) -> None:
 
     assert dumps(seen) == bare[:3]
     assert span.status_code == "UNSET"
-    assert output_text(span) == text_output("The sky", "")
-    assert gen_ai.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+    assert output_text(span) == text_output("The sky", TRUNCATED)
+    # The choice never finished: semconv's ``error`` finish reason marks the truncated output.
+    assert span.attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] == [TRUNCATED]
     assert gen_ai.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
     assert span.attributes[gen_ai.GEN_AI_RESPONSE_ID] == STREAM_ID
     assert_ttft(span)
@@ -380,7 +384,7 @@ async def test_break_inside_async_with_keeps_partial_output(receiver: OtlpReceiv
 
     assert dumps(seen) == bare[:3]
     assert span.status_code == "UNSET"
-    assert output_text(span) == text_output("The sky", "")
+    assert output_text(span) == text_output("The sky", TRUNCATED)
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
@@ -409,7 +413,7 @@ async def test_close_after_a_few_chunks(receiver: OtlpReceiver, is_async: bool) 
 
     assert dumps(seen) == bare[:2]
     assert span.status_code == "UNSET"
-    assert output_text(span) == text_output("The", "")
+    assert output_text(span) == text_output("The", TRUNCATED)
 
 
 def test_caller_exception_inside_with(tracing: Tracing, fake_openai: FakeOpenAI) -> None:
@@ -426,7 +430,7 @@ def test_caller_exception_inside_with(tracing: Tracing, fake_openai: FakeOpenAI)
     span = settle(tracing)
     assert span.status_code == "ERROR"
     assert span.attributes[common.ERROR_TYPE] == CALLER_ABORT_TYPE
-    assert output_text(span) == text_output("The sky", "")
+    assert output_text(span) == text_output("The sky", TRUNCATED)
 
 
 async def test_caller_exception_inside_async_with(tracing: Tracing, fake_openai: FakeOpenAI) -> None:
@@ -443,7 +447,7 @@ async def test_caller_exception_inside_async_with(tracing: Tracing, fake_openai:
     span = settle(tracing)
     assert span.status_code == "ERROR"
     assert span.attributes[common.ERROR_TYPE] == CALLER_ABORT_TYPE
-    assert output_text(span) == text_output("The sky", "")
+    assert output_text(span) == text_output("The sky", TRUNCATED)
 
 
 def server_error_stream() -> list[dict[str, Any]]:
@@ -490,7 +494,7 @@ async def test_server_error_mid_stream(receiver: OtlpReceiver, is_async: bool, u
     assert dumps(seen) == dumps(bare_seen)
     assert span.status_code == "ERROR"
     assert span.attributes[common.ERROR_TYPE] == "openai.APIError"
-    assert output_text(span) == text_output("The sky", "")
+    assert output_text(span) == text_output("The sky", TRUNCATED)
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
@@ -519,7 +523,7 @@ def test_partially_read_then_dropped_keeps_partial_output(tracing: Tracing, fake
 
     assert span.status_code == "ERROR"
     assert span.attributes[common.ERROR_TYPE] == common.ERROR_TYPE_OTHER
-    assert output_text(span) == text_output("The sky", "")
+    assert output_text(span) == text_output("The sky", TRUNCATED)
 
 
 def test_exhausted_then_closed_and_dropped_ends_once(tracing: Tracing, fake_openai: FakeOpenAI) -> None:
@@ -630,7 +634,7 @@ async def test_stream_helper_break_ends_the_span_at_exit(
     span = tracing.span()
     assert deltas == ["The", " sky"]
     assert span.status_code == "UNSET"
-    assert output_text(span) == text_output("The sky", "")
+    assert output_text(span) == text_output("The sky", TRUNCATED)
     del stream
     assert settle(tracing) == span
 
@@ -681,7 +685,7 @@ async def test_cancelled_task_mid_stream(tracing: Tracing, fake_openai: FakeOpen
     span = settle(tracing)
     assert span.status_code == "ERROR"
     assert span.attributes[common.ERROR_TYPE] == "asyncio.CancelledError"
-    assert output_text(span) == text_output("The", "")
+    assert output_text(span) == text_output("The", TRUNCATED)
 
 
 def test_an_open_stream_is_not_the_parent_of_the_next_call(tracing: Tracing, fake_openai: FakeOpenAI) -> None:

@@ -466,9 +466,13 @@ async def test_streaming_response_left_before_the_stream_ends(
     assert stream is not None
     assert_ok_span(span)
     expected = stream_attributes()
-    del expected[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS]
+    expected[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [gen_ai.FinishReasonValues.ERROR.value]  # never finished
     expected[gen_ai.GEN_AI_OUTPUT_MESSAGES] = [
-        {"role": "assistant", "parts": [{"type": "text", "content": "Hel"}], "finish_reason": ""}
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Hel"}],
+            "finish_reason": gen_ai.FinishReasonValues.ERROR.value,
+        }
     ]
     assert without_timings(decoded(span)) == expected
 
