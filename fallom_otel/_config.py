@@ -29,6 +29,7 @@ class FallomConfig:
     debug: bool
     propagate: bool
     export_all_spans: bool
+    stream_usage: bool = False
 
     @property
     def endpoint_is_local(self) -> bool:
@@ -49,6 +50,7 @@ def resolve_config(
     debug: bool | None,
     propagate: bool | None,
     export_all_spans: bool,
+    stream_usage: bool | None = None,
 ) -> FallomConfig:
     """Build the configuration for ``init()``, raising a clear error for any invalid value.
 
@@ -58,7 +60,12 @@ def resolve_config(
     """
     _check_type("api_key", api_key, str)
     _check_type("base_url", base_url, str)
-    for name, value in (("capture_content", capture_content), ("debug", debug), ("propagate", propagate)):
+    for name, value in (
+        ("capture_content", capture_content),
+        ("debug", debug),
+        ("propagate", propagate),
+        ("stream_usage", stream_usage),
+    ):
         _check_type(name, value, bool)
     if not isinstance(export_all_spans, bool):
         raise TypeError(f"export_all_spans must be a bool, got {type(export_all_spans).__name__}")
@@ -90,6 +97,7 @@ def resolve_config(
         debug=_bool_setting(debug, env.FALLOM_DEBUG, default=False),
         propagate=_bool_setting(propagate, env.FALLOM_PROPAGATE, default=False),
         export_all_spans=export_all_spans,
+        stream_usage=_bool_setting(stream_usage, env.FALLOM_STREAM_USAGE, default=False),
     )
 
 

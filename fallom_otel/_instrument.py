@@ -44,6 +44,7 @@ def _settings() -> dict[str, Any]:
         # With init(), Fallom's setting (default on); without it, OpenTelemetry's opt-in variable.
         "capture_content": config.capture_content if config is not None else capture_from_env(),
         "hooks": Hooks(),
+        "stream_usage": config.stream_usage if config is not None else False,
     }
 
 
@@ -59,7 +60,8 @@ def enable_session_tracing(sdk: str) -> None:
     handler = instrumentor.handler
     if not instrumentor.is_instrumented_by_opentelemetry:
         settings = _settings()
-        if handler is None or handler.configured_with != (settings["tracer_provider"], settings["capture_content"]):
+        wanted = (settings["tracer_provider"], settings["capture_content"])
+        if handler is None or handler.configured_with != wanted or handler.stream_usage != settings["stream_usage"]:
             instrumentor.configure(**settings)
     instrumentor.enable_for_sessions()
 
@@ -91,7 +93,7 @@ class FallomInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel ba
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = _settings()
-        for key in ("tracer_provider", "capture_content"):
+        for key in ("tracer_provider", "capture_content", "stream_usage"):
             if kwargs.get(key) is not None:
                 settings[key] = kwargs[key]
         for sdk in _PROVIDERS:

@@ -63,6 +63,7 @@ def init(
     propagate: bool | None = None,
     export_all_spans: bool = False,
     instrument: bool = False,
+    stream_usage: bool | None = None,
 ) -> None:
     """Set up tracing of LLM calls and export to Fallom.
 
@@ -83,6 +84,9 @@ def init(
             instead of GenAI spans only.
         instrument: Also trace every call of every installed provider SDK, process-wide
             (as ``FallomInstrumentor().instrument()``).
+        stream_usage: Ask OpenAI chat / legacy-completion streams for their usage chunk when the caller did not
+            (``FALLOM_STREAM_USAGE``, default False). The request gets ``stream_options.include_usage`` on a copy of
+            the arguments and the extra chunk is hidden from the caller, so token counts are known for every stream.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -98,6 +102,7 @@ def init(
         debug=debug,
         propagate=propagate,
         export_all_spans=export_all_spans,
+        stream_usage=stream_usage,
     )
     _configure_logging(config.debug)
     with _lock:

@@ -13,6 +13,7 @@ __all__ = [
     "FALLOM_CAPTURE_CONTENT",
     "FALLOM_DEBUG",
     "FALLOM_PROPAGATE",
+    "FALLOM_STREAM_USAGE",
 ]
 
 FALLOM_API_KEY = "FALLOM_API_KEY"
@@ -29,3 +30,7 @@ FALLOM_DEBUG = "FALLOM_DEBUG"
 
 FALLOM_PROPAGATE = "FALLOM_PROPAGATE"
 """``true``/``false``: sessions also write W3C baggage so downstream services join them. Default: ``false``."""
+
+FALLOM_STREAM_USAGE = "FALLOM_STREAM_USAGE"
+"""``true``/``false``: ask OpenAI chat and legacy-completion streams for their usage chunk
+(``stream_options.include_usage``) when the caller did not, hiding that chunk from the caller. Default: ``false``."""

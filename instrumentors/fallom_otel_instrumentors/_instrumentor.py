@@ -72,6 +72,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
                 tracer_provider=kwargs.get("tracer_provider"),
                 capture_content=kwargs.get("capture_content"),
                 hooks=kwargs.get("hooks"),
+                stream_usage=bool(kwargs.get("stream_usage", False)),
             )
             self._process_wide = True
             self._apply()
@@ -90,6 +91,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
         tracer_provider: trace.TracerProvider | None = None,
         capture_content: bool | None = None,
         hooks: Hooks | None = None,
+        stream_usage: bool = False,
     ) -> None:
         """Set the tracer provider, content policy and hooks used from now on (patches are not touched).
 
@@ -97,6 +99,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
             tracer_provider: The provider to trace with; the global one when None.
             capture_content: Record content; None reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
             hooks: Extension points (cost, media).
+            stream_usage: Ask for usage on streams that report it only on request (see ``TelemetryHandler``).
         """
         with self._lock:
             self._handler = TelemetryHandler(
@@ -105,6 +108,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
                 scope_version=__version__,
                 capture_content=capture_from_env() if capture_content is None else capture_content,
                 hooks=hooks,
+                stream_usage=stream_usage,
             )
 
     def enable_for_sessions(self) -> None:

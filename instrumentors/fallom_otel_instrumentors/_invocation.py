@@ -74,6 +74,7 @@ class TelemetryHandler:
         scope_version: str,
         capture_content: bool = False,
         hooks: Hooks | None = None,
+        stream_usage: bool = False,
     ) -> None:
         """Create a handler.
 
@@ -83,11 +84,14 @@ class TelemetryHandler:
             scope_version: Instrumentation scope version.
             capture_content: Record prompts, completions and tool definitions.
             hooks: Extension points (cost, media).
+            stream_usage: Ask providers that report usage on streams only on request (OpenAI chat and legacy
+                completions: ``stream_options.include_usage``) to report it; the extra chunk is hidden from the caller.
         """
         self.tracer = trace.get_tracer(scope_name, scope_version, tracer_provider, schema_url=SCHEMA_URL)
         self.capture_content = capture_content
         self.configured_with = (tracer_provider, capture_content)
         self.hooks = hooks or Hooks()
+        self.stream_usage = stream_usage
 
     def start(
         self,

@@ -18,16 +18,25 @@ from fallom_otel_instrumentors._invocation import Invocation
 from fallom_otel_instrumentors._safety import guard
 from fallom_otel_semconv import common
 
-__all__ = ["AsyncStreamProxy", "StreamAccumulator", "SyncStreamProxy"]
+__all__ = ["HIDE", "AsyncStreamProxy", "StreamAccumulator", "SyncStreamProxy"]
 
 ABANDONED = "stream abandoned before it was consumed"
+
+HIDE = 2
+"""Returned by ``StreamAccumulator.add`` for a chunk the caller did not ask for (the usage chunk an opt-in setting
+requested): it is folded in, then skipped, so the caller sees exactly the stream it would see uninstrumented."""
 
 
 class StreamAccumulator(Protocol):
     """Provider-specific: folds chunks into a few strings and counters, then fills the invocation."""
 
-    def add(self, chunk: Any) -> bool:
-        """Fold one chunk in; return True when it carried generated content (text, tool arguments, reasoning)."""
+    def add(self, chunk: Any) -> int:
+        """Fold one chunk in and say what it was.
+
+        Returns:
+            True when it carried generated content (text, tool arguments, reasoning), False when not, or
+            :data:`HIDE` for a chunk only the instrumentation asked for.
+        """
 
     def finish(self, invocation: Invocation) -> None:
         """Write the response fields, usage and output messages gathered so far into ``invocation``.
@@ -47,13 +56,18 @@ class _StreamProxyBase(wrapt.ObjectProxy[Any]):
         self._self_iterator: Any = None
         self._self_done = False
 
-    def _self_on_chunk(self, chunk: Any) -> None:
+    def _self_on_chunk(self, chunk: Any) -> bool:
+        """Fold ``chunk`` in; True when the caller must not see it (see :data:`HIDE`)."""
         with guard:
             invocation = self._self_invocation
             if invocation.time_to_first_chunk is None:
                 invocation.mark_first_chunk()
-            if self._self_accumulator.add(chunk) and invocation.time_to_first_token is None:
+            flags = self._self_accumulator.add(chunk)
+            if flags == HIDE:
+                return True
+            if flags and invocation.time_to_first_token is None:
                 invocation.mark_first_token()
+        return False
 
     def _self_end(
         self, error: BaseException | None, error_type: str | None = None, description: str | None = None
@@ -116,16 +130,17 @@ class SyncStreamProxy(_StreamProxyBase):
         iterator = self._self_iterator
         if iterator is None:
             iterator = self._self_iterator = iter(self.__wrapped__)
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            self._self_end(None)
-            raise
-        except BaseException as error:
-            self._self_end(error)
-            raise
-        self._self_on_chunk(chunk)
-        return chunk
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                self._self_end(None)
+                raise
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            if not self._self_on_chunk(chunk):
+                return chunk
 
     def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
@@ -157,16 +172,17 @@ class AsyncStreamProxy(_StreamProxyBase):
         iterator = self._self_iterator
         if iterator is None:
             iterator = self._self_iterator = self.__wrapped__.__aiter__()
-        try:
-            chunk = await iterator.__anext__()
-        except StopAsyncIteration:
-            self._self_end(None)
-            raise
-        except BaseException as error:
-            self._self_end(error)
-            raise
-        self._self_on_chunk(chunk)
-        return chunk
+        while True:
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                self._self_end(None)
+                raise
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            if not self._self_on_chunk(chunk):
+                return chunk
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()

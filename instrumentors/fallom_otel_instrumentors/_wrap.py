@@ -1,8 +1,9 @@
 """The three zones every traced SDK call goes through, sync and async, provider-neutral.
 
 1. Guarded: build the invocation from the arguments and start the span; on any failure call the SDK untouched.
-2. Unguarded: call the SDK with the caller's exact arguments while the span is current. Its exception is recorded
-   and re-raised unchanged with a bare ``raise``.
+2. Unguarded: call the SDK with the caller's arguments while the span is current (an endpoint may pass a copy
+   with one option added when an opt-in setting asks for it; the caller's objects are never mutated). Its
+   exception is recorded and re-raised unchanged with a bare ``raise``.
 3. Guarded: turn the result into span data, or into a proxy that finishes the span when the stream ends; return the
    original object (or that proxy). On any failure there the caller still gets the original result.
 """
@@ -17,7 +18,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
 from fallom_otel_instrumentors._safety import guard
 
-__all__ = ["Endpoint", "HandlerGate", "async_traced", "sync_traced"]
+__all__ = ["Endpoint", "HandlerGate", "PreparingEndpoint", "async_traced", "sync_traced"]
 
 HandlerGate = Callable[[], "TelemetryHandler | None"]
 """Returns the handler when this call should be traced (process-wide tracing, or a session proxy's flag)."""
@@ -33,6 +34,23 @@ class Endpoint(Protocol):
 
     def finish(self, invocation: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
         """Record the result and end the span, or return a proxy that ends it later; return what the caller gets."""
+
+
+class PreparingEndpoint(Endpoint, Protocol):
+    """An endpoint that may call the SDK with adjusted keyword arguments (an opt-in setting asks for more data)."""
+
+    def prepare(self, invocation: Invocation, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Return the keyword arguments to call the SDK with: ``kwargs`` itself, or a new dict (never mutated)."""
+
+
+def _call_kwargs(endpoint: Endpoint, invocation: Invocation, kwargs: dict[str, Any]) -> dict[str, Any]:
+    prepare = getattr(endpoint, "prepare", None)
+    if prepare is None:
+        return kwargs
+    with guard:
+        prepared: dict[str, Any] = prepare(invocation, kwargs)
+        return prepared
+    return kwargs
 
 
 def _begin(gate: HandlerGate, endpoint: Endpoint, instance: Any, args: Any, kwargs: Any) -> Invocation | None:
@@ -60,9 +78,10 @@ def sync_traced(gate: HandlerGate, endpoint: Endpoint) -> Callable[..., Any]:
         invocation = _begin(gate, endpoint, instance, args, kwargs)
         if invocation is None:
             return wrapped(*args, **kwargs)
+        call_kwargs = _call_kwargs(endpoint, invocation, kwargs)
         token = invocation.activate()
         try:
-            result = wrapped(*args, **kwargs)
+            result = wrapped(*args, **call_kwargs)
         except BaseException as error:
             invocation.deactivate(token)
             with guard:
@@ -81,9 +100,10 @@ def async_traced(gate: HandlerGate, endpoint: Endpoint) -> Callable[..., Any]:
         invocation = _begin(gate, endpoint, instance, args, kwargs)
         if invocation is None:
             return await wrapped(*args, **kwargs)
+        call_kwargs = _call_kwargs(endpoint, invocation, kwargs)
         token = invocation.activate()
         try:
-            result = await wrapped(*args, **kwargs)
+            result = await wrapped(*args, **call_kwargs)
         except BaseException as error:
             invocation.deactivate(token)
             with guard:

@@ -6,9 +6,11 @@ Usage::
 
     OpenAIInstrumentor().instrument()  # optional: tracer_provider=..., capture_content=True
 
-Every call of ``chat.completions.create`` / ``parse`` (and the ``stream()`` helper), sync and async, through any
-client (``OpenAI``, ``AsyncOpenAI``, ``AzureOpenAI``, ``with_options()`` copies, ``with_raw_response``,
-``with_streaming_response``) becomes one CLIENT span following the GenAI semantic conventions.
+Every call of ``chat.completions.create`` / ``parse`` / ``stream()``, ``responses.create`` / ``parse`` /
+``stream()``, ``embeddings.create`` and the legacy ``completions.create``, sync and async, through any client
+(``OpenAI``, ``AsyncOpenAI``, ``AzureOpenAI``, ``with_options()`` copies, ``with_raw_response``,
+``with_streaming_response``) becomes one CLIENT span following the GenAI semantic conventions. Other endpoints
+pass through untouched.
 
 Configuration: content (prompts, completions, tool definitions) is recorded only when ``capture_content=True`` is
 passed or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``SPAN_ONLY`` / ``SPAN_AND_EVENT`` / ``true``.
@@ -28,6 +30,8 @@ from fallom_otel_instrumentors.openai.package import _instruments
 __all__ = ["OpenAIInstrumentor"]
 
 _CHAT_MODULE = "openai.resources.chat.completions"
+# Before ``parse()`` moved to ``chat.completions`` (openai 1.92), it lived here and posted directly (no ``create``).
+_BETA_CHAT_MODULE = "openai.resources.beta.chat.completions"
 
 
 class OpenAIInstrumentor(GenAIInstrumentor):
@@ -47,6 +51,8 @@ class OpenAIInstrumentor(GenAIInstrumentor):
             Patch(_CHAT_MODULE, "AsyncCompletions", "create", chat, is_async=True),
             Patch(_CHAT_MODULE, "Completions", "parse", chat, is_async=False),
             Patch(_CHAT_MODULE, "AsyncCompletions", "parse", chat, is_async=True),
+            Patch(_BETA_CHAT_MODULE, "Completions", "parse", chat, is_async=False),
+            Patch(_BETA_CHAT_MODULE, "AsyncCompletions", "parse", chat, is_async=True),
             Patch("openai.resources.embeddings", "Embeddings", "create", EmbeddingsEndpoint(), is_async=False),
             Patch("openai.resources.embeddings", "AsyncEmbeddings", "create", EmbeddingsEndpoint(), is_async=True),
             Patch("openai.resources.completions", "Completions", "create", CompletionsEndpoint(), is_async=False),

@@ -19,13 +19,16 @@ from fallom_otel_instrumentors._content import (
     to_plain,
 )
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
+from fallom_otel_instrumentors._stream import HIDE
 from fallom_otel_instrumentors.openai._common import (
     common_request_attributes,
     finish_reason,
     get,
     given,
+    injects_stream_usage,
     server_of,
     usage_int,
+    with_stream_usage,
 )
 from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import gen_ai
@@ -81,9 +84,16 @@ class ChatEndpoint:
             attributes=attributes,
         )
 
+    def prepare(self, invocation: Invocation, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """With the opt-in ``stream_usage``, ask a stream for its usage chunk (on a copy of the arguments)."""
+        return with_stream_usage(invocation, kwargs)
+
     def finish(self, invocation: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
         """Record the completion, or follow the stream."""
-        return finish_result(invocation, result, record_completion, ChatStreamAccumulator)
+        hide_usage = injects_stream_usage(invocation, kwargs)
+        return finish_result(
+            invocation, result, record_completion, lambda inv: ChatStreamAccumulator(inv, hide_usage=hide_usage)
+        )
 
 
 def _content_attributes(kwargs: dict[str, Any], media: MediaHandler | None) -> dict[str, AttributeValue]:
@@ -252,10 +262,11 @@ class _ChoiceBuffer:
 class ChatStreamAccumulator:
     """Folds ``ChatCompletionChunk`` deltas into per-choice strings; never keeps chunk objects."""
 
-    __slots__ = ("_capture", "_choices", "_fingerprint", "_id", "_model", "_tier", "_usage")
+    __slots__ = ("_capture", "_choices", "_fingerprint", "_hide_usage", "_id", "_model", "_tier", "_usage")
 
-    def __init__(self, invocation: Invocation) -> None:
+    def __init__(self, invocation: Invocation, *, hide_usage: bool = False) -> None:
         self._capture = invocation.capture_content
+        self._hide_usage = hide_usage  # the usage chunk was requested by us, not by the caller
         self._choices: dict[int, _ChoiceBuffer] = {}
         self._id: str | None = None
         self._model: str | None = None
@@ -263,18 +274,21 @@ class ChatStreamAccumulator:
         self._fingerprint: str | None = None
         self._usage: Any = None
 
-    def add(self, chunk: Any) -> bool:
-        """Fold one chunk in; True when it carried generated content."""
+    def add(self, chunk: Any) -> int:
+        """Fold one chunk in; True when it carried generated content, HIDE for the usage chunk we asked for."""
         if self._id is None:
             self._id = getattr(chunk, "id", None)
             self._model = getattr(chunk, "model", None)
             self._tier = getattr(chunk, "service_tier", None)
             self._fingerprint = getattr(chunk, "system_fingerprint", None)
         usage = getattr(chunk, "usage", None)
+        choices = getattr(chunk, "choices", None)
         if usage is not None:
             self._usage = usage
+            if self._hide_usage and not choices:
+                return HIDE
         content = False
-        for choice in getattr(chunk, "choices", None) or ():
+        for choice in choices or ():
             buffer = self._choices.get(choice.index)
             if buffer is None:
                 buffer = self._choices[choice.index] = _ChoiceBuffer()

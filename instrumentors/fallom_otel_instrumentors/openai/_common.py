@@ -7,6 +7,7 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
+from fallom_otel_instrumentors._invocation import Invocation
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiProviderNameValues
 
@@ -91,3 +92,22 @@ def common_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, AttributeV
 def usage_int(value: Any) -> int | None:
     """A token count, or None for anything that is not a non-negative int."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def injects_stream_usage(invocation: Invocation, kwargs: Mapping[str, Any]) -> bool:
+    """True when the opt-in ``stream_usage`` adds ``include_usage`` to a stream the caller did not ask usage for."""
+    if not invocation.handler.stream_usage or given(kwargs.get("stream")) is not True:
+        return False
+    options = given(kwargs.get("stream_options"))
+    # An explicit choice of the caller (True or False) is respected.
+    return not (isinstance(options, Mapping) and "include_usage" in options)
+
+
+def with_stream_usage(invocation: Invocation, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments to call the SDK with: a copy asking for the usage chunk when :func:`injects_stream_usage`."""
+    if not injects_stream_usage(invocation, kwargs):
+        return kwargs
+    options = given(kwargs.get("stream_options"))
+    call_kwargs = dict(kwargs)
+    call_kwargs["stream_options"] = {**(options if isinstance(options, Mapping) else {}), "include_usage": True}
+    return call_kwargs
