@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lint typecheck test test-matrix demo clean bench
+.PHONY: install lint typecheck test test-matrix test-sdk-oldest bench demo clean bench
 
 $(STAMP): pyproject.toml instrumentors/pyproject.toml semconv/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,3 +48,13 @@ test-matrix:
 	  echo "== Python $$v ($$py)"; \
 	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || exit 1; \
 	done
+	$(MAKE) --no-print-directory test-sdk-oldest
+
+# The instrumentor tests against the oldest SDK releases we support (`make test` runs the newest ones).
+OLDEST_SDKS ?= openai==1.92.0
+SDK_TESTS   ?= tests/instrumentors tests/test_three_ways_in.py tests/test_client_proxy.py
+test-sdk-oldest:
+	test -x .venv-sdk-oldest/bin/python || $(PYTHON) -m venv .venv-sdk-oldest
+	.venv-sdk-oldest/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	.venv-sdk-oldest/bin/python -m pip install --quiet -e ./semconv -e ./instrumentors -e . --group dev $(OLDEST_SDKS)
+	.venv-sdk-oldest/bin/python -m pytest $(SDK_TESTS) $(PYTEST_ARGS)

@@ -13,12 +13,14 @@ import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import anthropic
 import openai
 import pydantic
 import pytest
+from anthropic import _base_client as anthropic_base_client
 from openai import _base_client as openai_base_client
 
 import fallom_otel
@@ -26,10 +28,14 @@ from fallom_otel import Session
 from fallom_otel_instrumentors import call_tracing_active
 
 if TYPE_CHECKING:
-    import httpx2 as http
+    import httpx2 as anthropic_http
+    import httpx2 as http  # annotations only: at run time a request is of its client's library, either one
+    import httpx2 as openai_http
 else:
-    # The HTTP library the installed SDKs send through: ``httpx2`` today, plain ``httpx`` in older releases.
-    http = getattr(openai_base_client, "httpx2", None) or openai_base_client.httpx
+    # The HTTP library each installed SDK sends through: ``httpx2`` today, plain ``httpx`` in older releases. The two
+    # SDKs may differ (openai 1.x on ``httpx``, anthropic on ``httpx2``): each client gets its own SDK's transport.
+    openai_http = getattr(openai_base_client, "httpx2", None) or openai_base_client.httpx
+    anthropic_http = getattr(anthropic_base_client, "httpx2", None) or anthropic_base_client.httpx
 
 OPENAI_BASE_URL = VERTEX_BASE_URL = "http://llm.test/v1"
 ANTHROPIC_BASE_URL = "http://llm.test"
@@ -233,7 +239,12 @@ class Recorder:
         self._lock = threading.Lock()
         self.barrier: threading.Barrier | None = None
 
-    def __call__(self, request: http.Request) -> http.Response:
+    def transport(self, lib: ModuleType) -> http.MockTransport:
+        """A mock transport of ``lib`` (the HTTP library of the client's SDK) answering through this recorder."""
+        mock: http.MockTransport = lib.MockTransport(lambda request: self.handle(lib, request))
+        return mock
+
+    def handle(self, lib: ModuleType, request: http.Request) -> http.Response:
         seen = Seen(
             request.url.path, fallom_otel.current_session(), call_tracing_active(), request.headers.get("x-marker")
         )
@@ -243,18 +254,21 @@ class Recorder:
         if barrier is not None and request.url.path == "/v1/chat/completions":
             # Hold every thread's chat request here until all are in flight, so their contexts overlap.
             barrier.wait()
-        return self._answer(request)
+        return self._answer(lib, request)
 
-    def _answer(self, request: http.Request) -> http.Response:
+    def _answer(self, lib: ModuleType, request: http.Request) -> http.Response:
         path = request.url.path
         if path.endswith(":rawPredict"):  # Vertex AI's endpoint for Anthropic messages
             path = "/v1/messages"
+        reply: dict[str, Any]
         if path not in ANSWERS:
-            return http.Response(404, json={"error": {"type": "not_found_error", "message": path}})
-        body, events = ANSWERS[path]
-        if events is not None and json.loads(request.content or b"{}").get("stream"):
-            return http.Response(200, headers={"content-type": "text/event-stream"}, content=events)
-        return http.Response(200, json=body)
+            reply = {"status_code": 404, "json": {"error": {"type": "not_found_error", "message": path}}}
+        elif (events := ANSWERS[path][1]) is not None and json.loads(request.content or b"{}").get("stream"):
+            reply = {"status_code": 200, "headers": {"content-type": "text/event-stream"}, "content": events}
+        else:
+            reply = {"status_code": 200, "json": ANSWERS[path][0]}
+        response: http.Response = lib.Response(**reply)
+        return response
 
     def take(self) -> list[Seen]:
         with self._lock:
@@ -282,7 +296,7 @@ def make_openai(recorder: Recorder) -> openai.OpenAI:
         api_key="test-key",
         base_url=OPENAI_BASE_URL,
         max_retries=0,
-        http_client=http.Client(transport=http.MockTransport(recorder)),
+        http_client=openai_http.Client(transport=recorder.transport(openai_http)),
     )
 
 
@@ -291,7 +305,7 @@ def make_async_openai(recorder: Recorder) -> openai.AsyncOpenAI:
         api_key="test-key",
         base_url=OPENAI_BASE_URL,
         max_retries=0,
-        http_client=http.AsyncClient(transport=http.MockTransport(recorder)),
+        http_client=openai_http.AsyncClient(transport=recorder.transport(openai_http)),
     )
 
 
@@ -300,7 +314,7 @@ def make_anthropic(recorder: Recorder) -> anthropic.Anthropic:
         api_key="test-key",
         base_url=ANTHROPIC_BASE_URL,
         max_retries=0,
-        http_client=http.Client(transport=http.MockTransport(recorder)),
+        http_client=anthropic_http.Client(transport=recorder.transport(anthropic_http)),
     )
 
 
@@ -309,7 +323,7 @@ def make_async_anthropic(recorder: Recorder) -> anthropic.AsyncAnthropic:
         api_key="test-key",
         base_url=ANTHROPIC_BASE_URL,
         max_retries=0,
-        http_client=http.AsyncClient(transport=http.MockTransport(recorder)),
+        http_client=anthropic_http.AsyncClient(transport=recorder.transport(anthropic_http)),
     )
 
 
@@ -636,7 +650,7 @@ def test_sdk_resources_outside_the_resources_package_run_in_session(recorder: Re
         access_token="test-token",
         base_url=VERTEX_BASE_URL,
         max_retries=0,
-        http_client=http.Client(transport=http.MockTransport(recorder)),
+        http_client=anthropic_http.Client(transport=recorder.transport(anthropic_http)),
     ) as client:
         proxy = session.wrap_anthropic(client)
         assert isinstance(proxy, anthropic.AnthropicVertex)

@@ -368,6 +368,10 @@ class ResponsesStreamAccumulator:
                 self._tier = _str(getattr(response, "service_tier", None))
         elif kind == "error":
             self._error = _str(getattr(chunk, "code", None)) or common.ERROR_TYPE_OTHER
+        elif kind is None and getattr(chunk, "event", None) == "error":
+            # Older SDKs (openai 1.x) yield a named event outside ``response.*`` as ``{"data": <event>, "event":
+            # <name>}`` cast to an event model: no ``type``; the ``error`` event's fields are in ``data``.
+            self._error = _str(get(getattr(chunk, "data", None), "code")) or common.ERROR_TYPE_OTHER
         return False
 
     def _slot(self, index: int, kind: str) -> _Slot:

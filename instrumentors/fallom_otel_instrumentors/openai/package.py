@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-_instruments = ("openai >= 1.66.0, < 4",)
+_instruments = ("openai >= 1.92.0, < 4",)
