@@ -25,12 +25,11 @@ from fallom_otel_instrumentors.openai._common import (
     finish_reason,
     get,
     given,
-    injects_stream_usage,
-    server_of,
+    start_call,
     usage_int,
     with_stream_usage,
 )
-from fallom_otel_instrumentors.openai._results import finish_result
+from fallom_otel_instrumentors.openai._results import finish_usage_on_request
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv import messages as parts
 from fallom_otel_semconv import openai as openai_keys
@@ -61,7 +60,6 @@ class ChatEndpoint:
         self, handler: TelemetryHandler, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Invocation:
         """Start the span from the request keyword arguments."""
-        address, port, provider = server_of(instance)
         attributes = common_request_attributes(kwargs)
         attributes[openai_keys.OPENAI_API_TYPE] = openai_keys.OpenAiApiTypeValues.CHAT_COMPLETIONS.value
         response_format = get(given(kwargs.get("response_format")), "type")
@@ -74,15 +72,7 @@ class ChatEndpoint:
             attributes[openai_keys.OPENAI_REQUEST_SERVICE_TIER] = tier
         if handler.capture_content:
             attributes.update(_content_attributes(kwargs, handler.hooks.media))
-        model = given(kwargs.get("model"))
-        return handler.start(
-            CHAT,
-            provider,
-            model if isinstance(model, str) else None,
-            server_address=address,
-            server_port=port,
-            attributes=attributes,
-        )
+        return start_call(handler, instance, CHAT, kwargs, attributes)
 
     def prepare(self, invocation: Invocation, kwargs: dict[str, Any]) -> dict[str, Any]:
         """With the opt-in ``stream_usage``, ask a stream for its usage chunk (on a copy of the arguments)."""
@@ -90,10 +80,7 @@ class ChatEndpoint:
 
     def finish(self, invocation: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
         """Record the completion, or follow the stream."""
-        hide_usage = injects_stream_usage(invocation, kwargs)
-        return finish_result(
-            invocation, result, record_completion, lambda inv: ChatStreamAccumulator(inv, hide_usage=hide_usage)
-        )
+        return finish_usage_on_request(invocation, result, kwargs, record_completion, ChatStreamAccumulator)
 
 
 def _content_attributes(kwargs: dict[str, Any], media: MediaHandler | None) -> dict[str, AttributeValue]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from fallom_otel_instrumentors._invocation import Invocation
+from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiProviderNameValues
 
@@ -56,6 +56,26 @@ def server_of(instance: Any) -> tuple[str | None, int | None, str]:
     if port is None:
         port = 443 if getattr(url, "scheme", "https") == "https" else 80
     return str(host), int(port), provider
+
+
+def start_call(
+    handler: TelemetryHandler,
+    instance: Any,
+    operation: str,
+    kwargs: Mapping[str, Any],
+    attributes: dict[str, AttributeValue],
+) -> Invocation:
+    """Start the span of one OpenAI call: provider and server from the client, model from the arguments."""
+    address, port, provider = server_of(instance)
+    model = given(kwargs.get("model"))
+    return handler.start(
+        operation,
+        provider,
+        model if isinstance(model, str) else None,
+        server_address=address,
+        server_port=port,
+        attributes=attributes,
+    )
 
 
 def common_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, AttributeValue]:

@@ -16,12 +16,11 @@ from fallom_otel_instrumentors.openai._common import (
     finish_reason,
     get,
     given,
-    injects_stream_usage,
-    server_of,
+    start_call,
     usage_int,
     with_stream_usage,
 )
-from fallom_otel_instrumentors.openai._results import finish_result
+from fallom_otel_instrumentors.openai._results import finish_usage_on_request
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv import messages as parts
 from fallom_otel_semconv import openai as openai_keys
@@ -41,7 +40,6 @@ class CompletionsEndpoint:
         self, handler: TelemetryHandler, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Invocation:
         """Start the span from the request keyword arguments."""
-        address, port, provider = server_of(instance)
         attributes = common_request_attributes(kwargs)
         if handler.capture_content:
             prompts = _prompt_texts(given(kwargs.get("prompt")))
@@ -49,15 +47,7 @@ class CompletionsEndpoint:
                 attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = dumps(
                     [parts.input_message(_USER, [parts.text_part(p)]) for p in prompts]
                 )
-        model = given(kwargs.get("model"))
-        return handler.start(
-            TEXT_COMPLETION,
-            provider,
-            model if isinstance(model, str) else None,
-            server_address=address,
-            server_port=port,
-            attributes=attributes,
-        )
+        return start_call(handler, instance, TEXT_COMPLETION, kwargs, attributes)
 
     def prepare(self, invocation: Invocation, kwargs: dict[str, Any]) -> dict[str, Any]:
         """With the opt-in ``stream_usage``, ask a stream for its usage chunk (on a copy of the arguments)."""
@@ -65,10 +55,7 @@ class CompletionsEndpoint:
 
     def finish(self, invocation: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
         """Record the completion, or follow the stream."""
-        hide_usage = injects_stream_usage(invocation, kwargs)
-        return finish_result(
-            invocation, result, record_completion, lambda inv: CompletionStreamAccumulator(inv, hide_usage=hide_usage)
-        )
+        return finish_usage_on_request(invocation, result, kwargs, record_completion, CompletionStreamAccumulator)
 
 
 def _prompt_texts(prompt: Any) -> list[str]:

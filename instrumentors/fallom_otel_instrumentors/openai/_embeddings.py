@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
-from fallom_otel_instrumentors.openai._common import get, given, server_of, usage_int
+from fallom_otel_instrumentors.openai._common import get, given, start_call, usage_int
 from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv.gen_ai import GenAiOperationNameValues
@@ -29,20 +29,11 @@ class EmbeddingsEndpoint:
         self, handler: TelemetryHandler, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Invocation:
         """Start the span from the request keyword arguments (never reading ``input``)."""
-        address, port, provider = server_of(instance)
         attributes: dict[str, AttributeValue] = {}
         encoding_format = given(kwargs.get("encoding_format"))
         if isinstance(encoding_format, str):
             attributes[gen_ai.GEN_AI_REQUEST_ENCODING_FORMATS] = (encoding_format,)
-        model = given(kwargs.get("model"))
-        invocation = handler.start(
-            EMBEDDINGS,
-            provider,
-            model if isinstance(model, str) else None,
-            server_address=address,
-            server_port=port,
-            attributes=attributes,
-        )
+        invocation = start_call(handler, instance, EMBEDDINGS, kwargs, attributes)
         dimensions = given(kwargs.get("dimensions"))
         if isinstance(dimensions, int) and not isinstance(dimensions, bool):
             # Kept with the response attributes, so the response's vector length does not override it.

@@ -20,7 +20,7 @@ from fallom_otel_instrumentors._content import (
     to_plain,
 )
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
-from fallom_otel_instrumentors.openai._common import get, given, server_of, usage_int
+from fallom_otel_instrumentors.openai._common import get, given, start_call, usage_int
 from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import common, gen_ai
 from fallom_otel_semconv import messages as parts
@@ -57,19 +57,10 @@ class ResponsesEndpoint:
         self, handler: TelemetryHandler, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Invocation:
         """Start the span from the request keyword arguments."""
-        address, port, provider = server_of(instance)
         attributes = _request_attributes(kwargs)
         if handler.capture_content:
             attributes.update(_content_attributes(kwargs, handler.hooks.media))
-        model = given(kwargs.get("model"))
-        return handler.start(
-            CHAT,
-            provider,
-            model if isinstance(model, str) else None,
-            server_address=address,
-            server_port=port,
-            attributes=attributes,
-        )
+        return start_call(handler, instance, CHAT, kwargs, attributes)
 
     def finish(self, invocation: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
         """Record the response, or follow the stream."""

@@ -19,6 +19,7 @@ import wrapt
 from fallom_otel_instrumentors._invocation import Invocation
 from fallom_otel_instrumentors._safety import guard
 from fallom_otel_instrumentors._stream import AsyncStreamProxy, StreamAccumulator, SyncStreamProxy, _StreamProxyBase
+from fallom_otel_instrumentors.openai._common import injects_stream_usage
 
 RecordModel = Callable[[Invocation, Any], None]
 MakeAccumulator = Callable[[Invocation], StreamAccumulator]
@@ -39,6 +40,21 @@ def finish_result(invocation: Invocation, result: Any, record: RecordModel, accu
     record(invocation, result)
     invocation.stop()
     return result
+
+
+def finish_usage_on_request(
+    invocation: Invocation,
+    result: Any,
+    kwargs: dict[str, Any],
+    record: RecordModel,
+    accumulator: Callable[..., StreamAccumulator],
+) -> Any:
+    """:func:`finish_result` for endpoints whose streams send usage only on request (chat, legacy completions).
+
+    When the opt-in ``stream_usage`` asked for the usage chunk on the caller's behalf, the accumulator hides it.
+    """
+    hide_usage = injects_stream_usage(invocation, kwargs)
+    return finish_result(invocation, result, record, lambda inv: accumulator(inv, hide_usage=hide_usage))
 
 
 def _is_sdk_stream(cls: type, base_name: str) -> bool:
