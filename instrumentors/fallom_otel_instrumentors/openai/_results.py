@@ -84,11 +84,15 @@ class _RawResponseBase(wrapt.ObjectProxy[Any]):
     def _self_after_parse(self, parsed: Any) -> Any:
         if self._self_parsed is not None:
             return self._self_parsed
-        outcome = parsed
         with guard:
-            outcome = finish_result(self._self_invocation, parsed, self._self_record, self._self_accumulator)
-        self._self_parsed = outcome
-        return outcome
+            self._self_parsed = finish_result(self._self_invocation, parsed, self._self_record, self._self_accumulator)
+            return self._self_parsed
+        # ``finish_result`` failed half way: end the span with what it has (as ``_wrap._end`` does), or, the body now
+        # being parsed, nothing would ever end it; the caller gets its untouched result.
+        with guard:
+            self._self_invocation.stop()
+        self._self_parsed = parsed
+        return parsed
 
     def _self_end_unparsed(self) -> None:
         # The caller read the body some other way (``iter_lines()``, ``read()``) or not at all: no response data.
