@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lint typecheck test test-matrix test-sdk-oldest bench demo clean bench
+.PHONY: install lint typecheck test test-matrix test-sdk-oldest bench demo clean
 
 $(STAMP): pyproject.toml instrumentors/pyproject.toml semconv/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

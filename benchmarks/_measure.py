@@ -114,15 +114,15 @@ def median_timing(blocks: Sequence[BlockTiming]) -> BlockTiming:
     )
 
 
-def alternate(modes: Sequence[Mode], block: Callable[[], BlockTiming], reps: int) -> dict[str, dict[str, Any]]:
-    """Run ``block`` ``reps`` times in each mode, alternating modes; return the median timing of each mode.
+def alternate(runs: Sequence[tuple[Mode, Callable[[], BlockTiming]]], reps: int) -> dict[str, dict[str, Any]]:
+    """Run each ``(mode, block)`` ``reps`` times, alternating modes; return the median timing of each mode.
 
     Returns:
         ``{mode name: {"request_ns", "p50_ns", "total_ns", "reps": [per-repetition timings]}}``.
     """
-    samples: dict[str, list[BlockTiming]] = {mode.name: [] for mode in modes}
+    samples: dict[str, list[BlockTiming]] = {mode.name: [] for mode, _ in runs}
     for _ in range(reps):
-        for mode in modes:
+        for mode, block in runs:
             mode.enter()
             try:
                 samples[mode.name].append(block())

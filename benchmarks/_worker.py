@@ -30,13 +30,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from _fixtures import ANSWER, CHAT_KWARGS, MODEL, async_client, chunk_objects, sync_client
-from _measure import Mode, alternate, time_async_block, time_sync_block
+from _measure import BlockTiming, Mode, alternate, time_async_block, time_sync_block
 from _receiver import fetch_stats
 
 # Sizes chosen so each block lasts ~0.5-1 s (the bare SDK takes ~0.8 ms per non-streamed call and ~80 us per
 # streamed chunk on the reference machine) and the whole ``make bench`` stays within ~5 minutes on 2 cores.
 FULL = {
-    "reps": 5,  # blocks per mode; the median is reported
+    "reps": 7,  # blocks per mode, alternating; the median is reported
     "nonstream_calls": 800,
     "nonstream_warmup": 50,
     "stream50_calls": 80,
@@ -91,7 +91,8 @@ def _instrumented_mode(instrumentor: Any, **kwargs: Any) -> Mode:
     from openai.resources.chat import completions
     from opentelemetry import trace
 
-    keys = [(cls, name) for cls in (completions.Completions, completions.AsyncCompletions) for name in _METHODS]
+    classes: tuple[type, ...] = (completions.Completions, completions.AsyncCompletions)
+    keys = [(cls, name) for cls in classes for name in _METHODS]
     original = {key: key[0].__dict__.get(key[1]) for key in keys}
     instrumentor.instrument(tracer_provider=trace.get_tracer_provider(), **kwargs)
     patched = {key: key[0].__dict__.get(key[1]) for key in keys}
@@ -99,7 +100,7 @@ def _instrumented_mode(instrumentor: Any, **kwargs: Any) -> Mode:
     if not changed:
         raise RuntimeError(f"{type(instrumentor).__module__}: instrument() patched none of the chat methods")
 
-    def install(methods: dict[tuple[type, str], Any]) -> None:
+    def install(methods: dict[tuple[type, str], object]) -> None:
         for cls, name in changed:
             setattr(cls, name, methods[(cls, name)])
 
@@ -147,23 +148,42 @@ def _sync_stream(chunks: int) -> Callable[[], object]:
     return call
 
 
-def _nonstream_group(modes: list[Mode], size: dict[str, int], spans: list[int]) -> dict[str, Any]:
-    """Non-streamed chat, sync and async; ``spans`` collects how many spans the instrumented blocks produced."""
+def _nonstream_group(
+    modes: list[Mode], size: dict[str, int], spans: list[int], floor: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Non-streamed chat, sync and async; ``spans`` collects how many spans the traced blocks produced.
+
+    With ``floor`` (a hand-made span), the sync workload gets a third mode, ``floor``: each bare call followed by
+    one hand-made span. That is the physical floor *in situ*: the same span work as the tight-loop floor, but
+    interleaved with the SDK's ~0.8 ms of work per call, as the instrumentation's is, so that caches and branch
+    predictors are as cold for it as they are for the instrumentation.
+    """
     results: dict[str, Any] = {}
     calls, warmup, reps = size["nonstream_calls"], size["nonstream_warmup"], size["reps"]
+    traced_modes = len(modes) - 1
     _progress(f"non-streamed sync: {reps} x {calls} calls per mode")
     sync_call = _sync_nonstream()
-    results["nonstream_sync"] = alternate(modes, lambda: time_sync_block(sync_call, calls, warmup, _flush), reps)
+    sync_block = functools.partial(time_sync_block, sync_call, calls, warmup, _flush)
+    runs: list[tuple[Mode, Callable[[], BlockTiming]]] = [(mode, sync_block) for mode in modes]
+    if floor is not None:
+
+        def call_then_floor_span() -> None:
+            sync_call()
+            floor()
+
+        floor_block = functools.partial(time_sync_block, call_then_floor_span, calls, warmup, _flush)
+        runs.append((Mode("floor", enter=lambda: None, leave=lambda: None), floor_block))
+        traced_modes += 1
+    results["nonstream_sync"] = alternate(runs, reps)
     _progress(f"non-streamed async: {reps} x {calls} calls per mode")
     loop = asyncio.new_event_loop()
     async_call = _async_nonstream()
+    async_block = functools.partial(time_async_block, loop, async_call, calls, warmup, _flush)
     try:
-        results["nonstream_async"] = alternate(
-            modes, lambda: time_async_block(loop, async_call, calls, warmup, _flush), reps
-        )
+        results["nonstream_async"] = alternate([(mode, async_block) for mode in modes], reps)
     finally:
         loop.close()
-    spans.append(2 * reps * (calls + warmup) * (len(modes) - 1))
+    spans.append(reps * (calls + warmup) * (traced_modes + len(modes) - 1))
     return results
 
 
@@ -319,9 +339,10 @@ def run_ours(receiver: str, size: dict[str, int]) -> dict[str, Any]:
     fallom_otel.init(base_url=receiver, capture_content=True)
     instrumentor = OpenAIInstrumentor()
     modes = [_bare_mode(), _instrumented_mode(instrumentor, capture_content=True)]
+    make_floor_span = _floor_span_maker()
     before = fetch_stats(receiver)
     expected: list[int] = []
-    results = _nonstream_group(modes, size, expected)
+    results = _nonstream_group(modes, size, expected, floor=make_floor_span)
     results["span_attributes"] = fetch_stats(receiver)["last_span_attributes"]
 
     reps, warmup = size["reps"], size["stream_warmup"]
@@ -329,15 +350,13 @@ def run_ours(receiver: str, size: dict[str, int]) -> dict[str, Any]:
         _progress(f"streamed sync, {chunks} chunks: {reps} x {calls} calls per mode")
         call = _sync_stream(chunks)
         block = functools.partial(time_sync_block, call, calls, warmup, _flush)
-        results[f"stream{chunks}"] = alternate(modes, block, reps)
+        results[f"stream{chunks}"] = alternate([(mode, block) for mode in modes], reps)
         expected.append(reps * (calls + warmup))
 
-    _progress(f"floor: {reps} x {size['floor_spans']} hand-made spans")
-    make = _floor_span_maker()
+    _progress(f"floor, tight loop: {reps} x {size['floor_spans']} hand-made spans")
     floor_mode = Mode("floor", enter=lambda: None, leave=lambda: None)
-    results["floor"] = alternate([floor_mode], lambda: time_sync_block(make, size["floor_spans"], 100, _flush), reps)[
-        "floor"
-    ]
+    floor_block = functools.partial(time_sync_block, make_floor_span, size["floor_spans"], 100, _flush)
+    results["floor"] = alternate([(floor_mode, floor_block)], reps)["floor"]
     expected.append(reps * (size["floor_spans"] + 100))
 
     _progress("stream-proxy micro-benchmark: 50 and 500 chunks")
@@ -381,8 +400,10 @@ def run_rss(receiver: str, max_calls: int, max_seconds: float) -> dict[str, Any]
     """RSS after many instrumented non-streamed calls: a warm-up, then checkpoints every ``step`` calls.
 
     Each checkpoint flushes the export queue and runs ``gc.collect()`` first, so what remains is what is really
-    retained. Growth is read from the first checkpoint on (warm-up effects such as interned strings, lazily
-    imported modules and pooled buffers are done by then); it stops early at ``max_seconds``.
+    retained; it records VmRSS and the number of objects the garbage collector tracks (a leak of Python objects
+    shows there exactly, where RSS also moves with allocator fragmentation). Growth is read from the first
+    checkpoint on (warm-up effects such as interned strings, lazily imported modules and pooled buffers are done
+    by then); it stops early at ``max_seconds``.
     """
     from opentelemetry import trace
 
@@ -398,7 +419,7 @@ def run_rss(receiver: str, max_calls: int, max_seconds: float) -> dict[str, Any]
         call()
     _flush()
     gc.collect()
-    checkpoints = [(0, _rss_kib())]
+    checkpoints = [(0, _rss_kib(), len(gc.get_objects()))]
     started = time.monotonic()
     done = 0
     _progress(f"RSS: up to {max_calls} instrumented calls or {max_seconds:.0f} s")
@@ -412,9 +433,10 @@ def run_rss(receiver: str, max_calls: int, max_seconds: float) -> dict[str, Any]
             _flush()
         done += min(step, max_calls - done)
         gc.collect()
-        checkpoints.append((done, _rss_kib()))
+        checkpoints.append((done, _rss_kib(), len(gc.get_objects())))
     return {
         "warmup_calls": warmup,
+        "max_calls": max_calls,
         "calls": done,
         "seconds": time.monotonic() - started,
         "checkpoints": checkpoints,
