@@ -120,3 +120,16 @@ def test_memory_stays_bounded_while_backend_is_down(down_url: str, monkeypatch: 
     # Kept, 10,000 spans with 4 KiB each would be over 40 MB (measured: ~2.7 MB); the bounded queue drops the
     # oldest instead.
     assert after - baseline < 8_000_000, f"grew by {after - baseline} bytes"
+
+
+def test_a_burst_of_spans_is_delivered_whole(receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The defaults fallom-otel picks when OTEL_BSP_* are unset (the suite sets a short delay; undo it here).
+    monkeypatch.delenv("OTEL_BSP_SCHEDULE_DELAY")
+    fallom_otel.init(api_key="k", base_url=receiver.url)
+    tracer = trace.get_tracer("tests.burst")
+    for i in range(6_000):
+        with tracer.start_as_current_span("chat gpt-4o", attributes={"i": i, "payload": "x" * 200}):
+            pass
+    assert fallom_otel.flush(20_000)
+    spans = receiver.wait_for_spans(6_000, timeout=20)
+    assert len({s.attributes["i"] for s in spans}) == 6_000  # none dropped, none twice

@@ -70,9 +70,13 @@ def _default(value: Any) -> Any:
     return to_plain(value)
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new encoder each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON (``separators=(",", ":")``), UTF-8 kept as is, SDK objects converted, never raising."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _ENCODER.encode(value)
 
 
 def parse_json_arguments(arguments: Any) -> Any:

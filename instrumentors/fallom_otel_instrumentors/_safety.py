@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
-__all__ = ["RERAISE_ENV", "Guard", "guard"]
+__all__ = ["RERAISE_ENV", "Guard", "guard", "guarded_call"]
 
 _logger = logging.getLogger("fallom_otel_instrumentors")
 
@@ -41,9 +43,27 @@ class Guard:
     ) -> bool:
         if exc is None or not isinstance(exc, Exception):
             return False
-        _logger.debug("fallom-otel internal error; the application continues with less telemetry", exc_info=exc)
-        return os.environ.get(RERAISE_ENV) != "1"
+        return _swallow(exc)
 
 
 guard = Guard()
 """Use as ``with guard:`` around instrumentation code that must never raise into the application."""
+
+
+def guarded_call(function: Callable[[Any], Any], argument: Any) -> Any:
+    """``function(argument)``, or None when it raises an ``Exception`` (logged; re-raised under the project's tests).
+
+    The per-chunk form of :data:`guard` for stream proxies: a ``try`` costs nothing on Python 3.11+, while entering
+    and leaving a context manager costs a few hundred nanoseconds on every chunk.
+    """
+    try:
+        return function(argument)
+    except Exception as error:
+        if not _swallow(error):
+            raise
+        return None
+
+
+def _swallow(error: Exception) -> bool:
+    _logger.debug("fallom-otel internal error; the application continues with less telemetry", exc_info=error)
+    return os.environ.get(RERAISE_ENV) != "1"

@@ -15,6 +15,7 @@ OPENAI = GenAiProviderNameValues.OPENAI.value
 AZURE = GenAiProviderNameValues.AZURE_AI_OPENAI.value
 
 _SENTINELS = frozenset({"NotGiven", "Omit"})
+_MISSING = object()
 
 # OpenAI's finish reasons, mapped to the semconv values; anything else is kept as sent.
 _FINISH_REASONS = {
@@ -32,9 +33,13 @@ def given(value: Any) -> Any:
 
 def get(obj: Any, key: str) -> Any:
     """Read ``key`` from a request dict or a response/SDK object alike (None when absent)."""
-    if isinstance(obj, Mapping):
+    # Plain dicts and pydantic models are nearly all there is: test them before the (slow) abstract Mapping check.
+    if type(obj) is dict:
         return obj.get(key)
-    return getattr(obj, key, None)
+    value = getattr(obj, key, _MISSING)
+    if value is not _MISSING:
+        return value
+    return obj.get(key) if isinstance(obj, Mapping) else None
 
 
 def finish_reason(reason: Any) -> str | None:

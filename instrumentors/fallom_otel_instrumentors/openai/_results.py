@@ -10,6 +10,7 @@ with what the parsed stream delivered so far when it was left before its end (as
 
 from __future__ import annotations
 
+import enum
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -30,12 +31,14 @@ _RAW_RESPONSES = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIRespons
 def finish_result(invocation: Invocation, result: Any, record: RecordModel, accumulator: MakeAccumulator) -> Any:
     """End (or hand over the end of) the span for ``result``; return what the caller gets."""
     cls = type(result)
-    name = cls.__name__
-    if name == "Stream" or _is_sdk_stream(cls, "Stream"):
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KINDS[cls] = _kind_of(cls)
+    if kind is _Kind.STREAM:
         return SyncStreamProxy(result, invocation, accumulator(invocation))
-    if name == "AsyncStream" or _is_sdk_stream(cls, "AsyncStream"):
+    if kind is _Kind.ASYNC_STREAM:
         return AsyncStreamProxy(result, invocation, accumulator(invocation))
-    if name in _RAW_RESPONSES:
+    if kind is _Kind.RAW:
         return _finish_raw(invocation, result, record, accumulator)
     record(invocation, result)
     invocation.stop()
@@ -55,6 +58,28 @@ def finish_usage_on_request(
     """
     hide_usage = injects_stream_usage(invocation, kwargs)
     return finish_result(invocation, result, record, lambda inv: accumulator(inv, hide_usage=hide_usage))
+
+
+class _Kind(enum.Enum):
+    MODEL = enum.auto()
+    STREAM = enum.auto()
+    ASYNC_STREAM = enum.auto()
+    RAW = enum.auto()
+
+
+# Result class -> what it is. A handful of SDK classes, decided once each rather than by an MRO walk per call.
+_KINDS: dict[type, _Kind] = {}
+
+
+def _kind_of(cls: type) -> _Kind:
+    name = cls.__name__
+    if name == "Stream" or _is_sdk_stream(cls, "Stream"):
+        return _Kind.STREAM
+    if name == "AsyncStream" or _is_sdk_stream(cls, "AsyncStream"):
+        return _Kind.ASYNC_STREAM
+    if name in _RAW_RESPONSES:
+        return _Kind.RAW
+    return _Kind.MODEL
 
 
 def _is_sdk_stream(cls: type, base_name: str) -> bool:
