@@ -12,11 +12,15 @@ Usage::
 
 from __future__ import annotations
 
-from fallom_otel._instrument import FallomInstrumentor
+from typing import TYPE_CHECKING, Any
+
 from fallom_otel._session import MetadataValue, Session, current_session, session
 from fallom_otel._session_processor import SessionSpanProcessor
 from fallom_otel._setup import flush, init, shutdown
 from fallom_otel.version import __version__
+
+if TYPE_CHECKING:
+    from fallom_otel._instrument import FallomInstrumentor
 
 __all__ = [
     "FallomInstrumentor",
@@ -30,3 +34,12 @@ __all__ = [
     "session",
     "shutdown",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``FallomInstrumentor`` pulls in opentelemetry-instrumentation (~25 ms): load it only when it is asked for.
+    if name == "FallomInstrumentor":
+        from fallom_otel._instrument import FallomInstrumentor
+
+        return FallomInstrumentor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

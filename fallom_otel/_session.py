@@ -208,7 +208,7 @@ class Session:
             TypeError: ``client`` is not an ``openai`` client.
         """
         from fallom_otel._client_proxy import wrap_client
-        from fallom_otel._instrument import enable_session_tracing
+        from fallom_otel._providers import enable_session_tracing
 
         proxy = wrap_client(client, self, "openai")
         enable_session_tracing("openai")

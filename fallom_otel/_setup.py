@@ -124,10 +124,12 @@ def init(
             )
         previous = switch.swap(pipeline, genai_only=not (owned or config.export_all_spans))
         _state = _State(config=config, provider=provider, owned=owned, switch=switch)
-    from fallom_otel._instrument import FallomInstrumentor, refresh_settings
+    from fallom_otel._providers import refresh_settings
 
     refresh_settings()
     if instrument:
+        from fallom_otel._instrument import FallomInstrumentor
+
         FallomInstrumentor().instrument()
     if previous is not None:
         # Deliver what the old pipeline still holds without making init() wait for its backend.

@@ -6,6 +6,7 @@ call is made under the call-tracing context flag (a session proxy). Both paths s
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
@@ -57,6 +58,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
         self._process_wide = False
         self._for_sessions = False
         self._applied: list[Patch] = []
+        self._active = False  # patches wanted (process-wide or for sessions)
 
     # --- subclass contract ------------------------------------------------------------------------------------
 
@@ -143,20 +145,32 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
         return None
 
     def _apply(self) -> None:
-        if self._applied:
+        if self._active:
             return
-        gate: HandlerGate = self._gate
+        self._active = True
         for patch in self.patches():
+            # The SDK imports most API modules on first use (``client.responses`` ...): patch each module when it
+            # is imported (at once if it already is), so instrument() does not import every API the app never calls.
+            wrapt.register_post_import_hook(functools.partial(self._on_import, patch), patch.module)
+
+    def _on_import(self, patch: Patch, module: object) -> None:
+        with self._lock:
+            if not self._active or any(applied is patch for applied in self._applied):
+                return
             target = _resolve(patch.module, patch.cls)
             if target is None or not hasattr(target, patch.method):
-                continue  # not in this SDK release
+                return  # not in this SDK release
             factory: Callable[[HandlerGate, Endpoint], Callable[..., Any]] = (
                 async_traced if patch.is_async else sync_traced
             )
-            wrapt.wrap_function_wrapper(patch.module, f"{patch.cls}.{patch.method}", factory(gate, patch.endpoint))
+            wrapt.wrap_function_wrapper(
+                patch.module, f"{patch.cls}.{patch.method}", factory(self._gate, patch.endpoint)
+            )
             self._applied.append(patch)
 
     def _revert(self) -> None:
+        # Hooks still waiting for a module see ``_active`` False and do nothing.
+        self._active = False
         for patch in reversed(self._applied):
             target = _resolve(patch.module, patch.cls)
             if target is not None:
