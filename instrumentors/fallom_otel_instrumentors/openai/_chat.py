@@ -25,8 +25,8 @@ from fallom_otel_instrumentors.openai._common import (
     finish_reason,
     get,
     given,
+    record_completion_usage,
     start_call,
-    usage_int,
     with_stream_usage,
 )
 from fallom_otel_instrumentors.openai._results import finish_usage_on_request
@@ -186,7 +186,7 @@ def record_completion(invocation: Invocation, completion: Any) -> None:
     choices = get(completion, "choices") or ()
     reasons = [finish_reason(get(c, "finish_reason")) or "" for c in choices]
     invocation.finish_reasons = reasons
-    _record_usage(invocation, get(completion, "usage"))
+    record_completion_usage(invocation, get(completion, "usage"))
     if invocation.capture_content:
         invocation.output_messages = [
             _output_message(get(c, "message"), reason) for c, reason in zip(choices, reasons, strict=False)
@@ -200,19 +200,6 @@ def _record_tier_and_fingerprint(invocation: Invocation, source: Any) -> None:
     fingerprint = get(source, "system_fingerprint")
     if isinstance(fingerprint, str):
         invocation.attributes[openai_keys.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-
-
-def _record_usage(invocation: Invocation, usage: Any) -> None:
-    if usage is None:
-        return
-    target = invocation.usage
-    target.input_tokens = usage_int(get(usage, "prompt_tokens"))
-    target.output_tokens = usage_int(get(usage, "completion_tokens"))
-    prompt_details = get(usage, "prompt_tokens_details")
-    target.cache_read_input_tokens = usage_int(get(prompt_details, "cached_tokens"))
-    # Newer releases also report prompt-cache writes; like reads, they are already inside prompt_tokens.
-    target.cache_write_input_tokens = usage_int(get(prompt_details, "cache_write_tokens"))
-    target.reasoning_output_tokens = usage_int(get(get(usage, "completion_tokens_details"), "reasoning_tokens"))
 
 
 def _output_message(message: Any, reason: str) -> parts.OutputMessage:
@@ -326,7 +313,7 @@ class ChatStreamAccumulator:
         reasons = [finish_reason(b.finish_reason) or _TRUNCATED for b in ordered]
         if reasons:
             invocation.finish_reasons = reasons
-        _record_usage(invocation, self._usage)
+        record_completion_usage(invocation, self._usage)
         if self._capture:
             invocation.output_messages = [_buffered_message(b, r) for b, r in zip(ordered, reasons, strict=False)]
 

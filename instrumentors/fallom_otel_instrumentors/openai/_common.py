@@ -136,3 +136,17 @@ def with_stream_usage(invocation: Invocation, kwargs: dict[str, Any]) -> dict[st
     call_kwargs = dict(kwargs)
     call_kwargs["stream_options"] = {**(options if isinstance(options, Mapping) else {}), "include_usage": True}
     return call_kwargs
+
+
+def record_completion_usage(invocation: Invocation, usage: Any) -> None:
+    """Copy a ``CompletionUsage`` (chat and legacy completions) into the invocation; None leaves usage unknown."""
+    if usage is None:
+        return
+    target = invocation.usage
+    target.input_tokens = usage_int(get(usage, "prompt_tokens"))
+    target.output_tokens = usage_int(get(usage, "completion_tokens"))
+    prompt_details = get(usage, "prompt_tokens_details")
+    target.cache_read_input_tokens = usage_int(get(prompt_details, "cached_tokens"))
+    # Newer releases also report prompt-cache writes; like reads, they are already inside prompt_tokens.
+    target.cache_write_input_tokens = usage_int(get(prompt_details, "cache_write_tokens"))
+    target.reasoning_output_tokens = usage_int(get(get(usage, "completion_tokens_details"), "reasoning_tokens"))

@@ -16,8 +16,8 @@ from fallom_otel_instrumentors.openai._common import (
     finish_reason,
     get,
     given,
+    record_completion_usage,
     start_call,
-    usage_int,
     with_stream_usage,
 )
 from fallom_otel_instrumentors.openai._results import finish_usage_on_request
@@ -74,7 +74,7 @@ def record_completion(invocation: Invocation, completion: Any) -> None:
     choices = sorted(get(completion, "choices") or (), key=lambda c: get(c, "index") or 0)
     reasons = [finish_reason(get(c, "finish_reason")) or "" for c in choices]
     invocation.finish_reasons = reasons
-    _record_usage(invocation, get(completion, "usage"))
+    record_completion_usage(invocation, get(completion, "usage"))
     if invocation.capture_content:
         invocation.output_messages = [
             _output_message(get(c, "text"), reason) for c, reason in zip(choices, reasons, strict=False)
@@ -84,13 +84,6 @@ def record_completion(invocation: Invocation, completion: Any) -> None:
 def _record_fingerprint(invocation: Invocation, fingerprint: Any) -> None:
     if isinstance(fingerprint, str):
         invocation.attributes[openai_keys.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-
-
-def _record_usage(invocation: Invocation, usage: Any) -> None:
-    if usage is None:
-        return
-    invocation.usage.input_tokens = usage_int(get(usage, "prompt_tokens"))
-    invocation.usage.output_tokens = usage_int(get(usage, "completion_tokens"))
 
 
 def _output_message(text: Any, reason: str) -> parts.OutputMessage:
@@ -159,7 +152,7 @@ class CompletionStreamAccumulator:
         reasons = [finish_reason(b.finish_reason) or _TRUNCATED for b in ordered]
         if reasons:
             invocation.finish_reasons = reasons
-        _record_usage(invocation, self._usage)
+        record_completion_usage(invocation, self._usage)
         if self._capture:
             invocation.output_messages = [
                 _output_message("".join(b.text), r) for b, r in zip(ordered, reasons, strict=False)
