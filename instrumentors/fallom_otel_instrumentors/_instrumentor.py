@@ -155,7 +155,10 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
 
     def _on_import(self, patch: Patch, module: object) -> None:
         with self._lock:
-            if not self._active or any(applied is patch for applied in self._applied):
+            # Hooks registered by an earlier instrument() stay registered (wrapt cannot remove them) and may fire
+            # for the same method: a method is wrapped once, whichever hook gets there first.
+            key = (patch.module, patch.cls, patch.method)
+            if not self._active or any((a.module, a.cls, a.method) == key for a in self._applied):
                 return
             target = _resolve(patch.module, patch.cls)
             if target is None or not hasattr(target, patch.method):

@@ -29,3 +29,28 @@ def test_api_modules_are_patched_on_first_import_not_at_instrument_time() -> Non
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_hooks_left_by_an_earlier_instrument_never_wrap_twice() -> None:
+    script = textwrap.dedent(
+        """
+        import openai
+        import wrapt
+        from fallom_otel_instrumentors.openai import OpenAIInstrumentor
+
+        instrumentor = OpenAIInstrumentor()
+        for _ in range(3):  # each cycle registers import hooks for modules not imported yet
+            instrumentor.instrument()
+            instrumentor.uninstrument()
+        instrumentor.instrument()
+        from openai.resources.completions import Completions  # now every registered hook fires
+
+        create = Completions.__dict__["create"]
+        assert isinstance(create, wrapt.FunctionWrapper)
+        assert not isinstance(create.__wrapped__, wrapt.FunctionWrapper), "wrapped twice"
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
