@@ -165,7 +165,8 @@ def _wrap_result(result: Any, session: Session, sdk: str) -> Any:
         return result
     if hasattr(result, "with_options"):
         return SessionClientProxy(result, session, sdk)
-    cls = type(result)
+    # ``__class__``, not ``type()``: an instrumentor may already have returned a transparent proxy of the SDK object.
+    cls = result.__class__
     # Only a context manager that is not itself a stream defers its request to __enter__ / __aenter__ (stream
     # managers, ``with_streaming_response``). ``Stream`` / ``AsyncStream`` are context managers too, but their
     # request was made by the call: proxying them would change their type and break ``async for`` (wrapt's
@@ -197,4 +198,5 @@ def _is_resource(value: Any, sdk: str) -> bool:
 
 
 def _package_of(value: Any) -> str:
-    return type(value).__module__.partition(".")[0]
+    # ``__class__`` sees through transparent proxies (an instrumentor's stream manager proxy is still the SDK's).
+    return str(value.__class__.__module__).partition(".")[0]

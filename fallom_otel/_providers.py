@@ -25,6 +25,7 @@ _logger = logging.getLogger("fallom_otel")
 # SDK package -> (instrumentor module, class). Each is loaded only when its SDK is installed.
 PROVIDERS: dict[str, tuple[str, str]] = {
     "openai": ("fallom_otel_instrumentors.openai", "OpenAIInstrumentor"),
+    "anthropic": ("fallom_otel_instrumentors.anthropic", "AnthropicInstrumentor"),
 }
 
 

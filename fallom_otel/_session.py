@@ -227,8 +227,11 @@ class Session:
             TypeError: ``client`` is not an ``anthropic`` client.
         """
         from fallom_otel._client_proxy import wrap_client
+        from fallom_otel._providers import enable_session_tracing
 
-        return wrap_client(client, self, "anthropic")
+        proxy = wrap_client(client, self, "anthropic")
+        enable_session_tracing("anthropic")
+        return proxy
 
     def _build_attributes(self) -> dict[str, AttributeValue]:
         attributes: dict[str, AttributeValue] = {

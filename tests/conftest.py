@@ -39,14 +39,15 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _unpatch_providers() -> None:
     """Leave no provider patches (process-wide or session-only) behind for the next test."""
     from fallom_otel import FallomInstrumentor
+    from fallom_otel_instrumentors.anthropic import AnthropicInstrumentor
     from fallom_otel_instrumentors.openai import OpenAIInstrumentor
 
     if FallomInstrumentor().is_instrumented_by_opentelemetry:
         FallomInstrumentor().uninstrument()
-    instrumentor = OpenAIInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
-    instrumentor.disable_for_sessions()
+    for instrumentor in (OpenAIInstrumentor(), AnthropicInstrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+        instrumentor.disable_for_sessions()
 
 
 @pytest.fixture

@@ -1,0 +1,5 @@
+"""The ``anthropic`` releases this instrumentor supports (checked by ``instrument()`` and ``instruments-any``)."""
+
+from __future__ import annotations
+
+_instruments = ("anthropic >= 0.60.0, < 3",)
