@@ -152,6 +152,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
             # The SDK imports most API modules on first use (``client.responses`` ...): patch each module when it
             # is imported (at once if it already is), so instrument() does not import every API the app never calls.
             wrapt.register_post_import_hook(functools.partial(self._on_import, patch), patch.module)
+        self._activated()
 
     def _on_import(self, patch: Patch, module: object) -> None:
         with self._lock:
@@ -160,6 +161,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
             key = (patch.module, patch.cls, patch.method)
             if not self._active or any((a.module, a.cls, a.method) == key for a in self._applied):
                 return
+            self._before_patch(patch)
             target = _resolve(patch.module, patch.cls)
             if target is None or not hasattr(target, patch.method):
                 return  # not in this SDK release
@@ -179,6 +181,18 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
             if target is not None:
                 unwrap(target, patch.method)
         self._applied.clear()
+        self._deactivated()
+
+    # --- extension points for provider subclasses (called with the lock held) ---------------------------------
+
+    def _activated(self) -> None:
+        """Called once the patches are wanted; a provider installs any extra hook of its own here."""
+
+    def _deactivated(self) -> None:
+        """Called after the patches are removed; a provider removes what :meth:`_activated` installed."""
+
+    def _before_patch(self, patch: Patch) -> None:
+        """Called just before ``patch`` is applied to a freshly imported module."""
 
 
 def _resolve(module_name: str, cls_name: str) -> Any:

@@ -70,10 +70,7 @@ class AnthropicInstrumentor(GenAIInstrumentor):
 
     # --- the SDK's native call span, and classes that copy patched functions ---------------------------------
 
-    def _apply(self) -> None:
-        if self._active:
-            return
-        super()._apply()
+    def _activated(self) -> None:
         wrapt.register_post_import_hook(self._on_base_client_import, NATIVE_MODULE)
 
     def _on_base_client_import(self, module: object) -> None:
@@ -87,16 +84,13 @@ class AnthropicInstrumentor(GenAIInstrumentor):
         current = getattr(_resolve(NATIVE_MODULE, NATIVE_FUNCTION), "_self_wrapper", None)
         return current is start_api_call_span_wrapper
 
-    def _revert(self) -> None:
-        super()._revert()
+    def _deactivated(self) -> None:
         if self._native_wrapped():
             unwrap(sys.modules[NATIVE_MODULE], NATIVE_FUNCTION)
 
-    def _on_import(self, patch: Patch, module: object) -> None:
+    def _before_patch(self, patch: Patch) -> None:
         if patch.module in _COPYING_MODULES:
-            with self._lock:
-                _drop_copied_wrapper(patch)
-        super()._on_import(patch, module)
+            _drop_copied_wrapper(patch)
 
 
 def _drop_copied_wrapper(patch: Patch) -> None:
