@@ -51,7 +51,7 @@ test-matrix:
 	$(MAKE) --no-print-directory test-sdk-oldest
 
 # The instrumentor tests against the oldest SDK releases we support (`make test` runs the newest ones).
-OLDEST_SDKS ?= openai==1.92.0
+OLDEST_SDKS ?= openai==1.92.0 anthropic==1.0.0
 SDK_TESTS   ?= tests/instrumentors tests/test_three_ways_in.py tests/test_client_proxy.py
 test-sdk-oldest:
 	test -x .venv-sdk-oldest/bin/python || $(PYTHON) -m venv .venv-sdk-oldest

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-_instruments = ("anthropic >= 0.60.0, < 3",)
+_instruments = ("anthropic >= 1.0.0, < 3",)

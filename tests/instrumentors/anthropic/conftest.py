@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -30,8 +31,15 @@ SCOPE_NAME = "fallom_otel_instrumentors.anthropic"
 NATIVE_SCOPE_NAME = "com.anthropic.sdk.python"
 
 
+# The SDK makes its own GenAI spans (and sends their traceparent) only from anthropic 1.14.0 (``anthropic._tracing``).
+NATIVE_TRACING = importlib.util.find_spec("anthropic._tracing") is not None
+NO_NATIVE_TRACING_REASON = (
+    f"anthropic {anthropic.__version__} has no anthropic._tracing (the SDK's native spans, from 1.14.0)"
+)
+
+
 def sdk_http() -> ModuleType:
-    """The HTTP library the installed SDK sends through: ``httpx2`` for anthropic 2.x, ``httpx`` for older releases."""
+    """The HTTP library the installed SDK sends through: ``httpx2`` for anthropic >= 1.0, ``httpx`` for 0.x."""
     base = importlib.import_module("anthropic._base_client")
     return getattr(base, "httpx2", None) or importlib.import_module("httpx")
 
