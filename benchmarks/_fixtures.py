@@ -178,3 +178,164 @@ def async_client(stream_chunks: int | None = None) -> openai.AsyncOpenAI:
         max_retries=0,
         http_client=http.AsyncClient(transport=http.MockTransport(_responder(body, content_type))),
     )
+
+
+# --- Anthropic Messages ------------------------------------------------------------------------------------------
+
+ANTHROPIC_BASE_URL = "http://llm.test"
+ANTHROPIC_MODEL = "claude-sonnet-4-5"
+ANTHROPIC_RESPONSE_MODEL = "claude-sonnet-4-5-20250929"
+MESSAGE_ID = "msg_01XFDUDYJgAACzvnptvVoYEL"
+
+# The same conversation as :data:`CHAT_KWARGS`, in the Messages API's shape (the system prompt is its own field;
+# anthropic 2.x's ``messages.create`` takes no ``temperature``).
+MESSAGES_KWARGS: dict[str, Any] = {
+    "model": ANTHROPIC_MODEL,
+    "system": CHAT_KWARGS["messages"][0]["content"],
+    "messages": [CHAT_KWARGS["messages"][1]],
+    "max_tokens": 256,
+}
+
+
+def _anthropic_usage(output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": 71,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+        "server_tool_use": None,
+    }
+
+
+def message_body() -> bytes:
+    """A ``Message`` response of about 1 KB: one text block, ``end_turn``, usage with cache fields and tier."""
+    payload = {
+        "id": MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": ANTHROPIC_RESPONSE_MODEL,
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": _anthropic_usage(128),
+    }
+    return json.dumps(payload).encode()
+
+
+def _event_payloads(deltas: int) -> list[dict[str, Any]]:
+    """A streamed message with ``deltas`` one-word ``content_block_delta`` events, framed as the API frames it.
+
+    ``message_start``, ``content_block_start``, the deltas, ``content_block_stop``, ``message_delta`` (stop reason,
+    cumulative output tokens), ``message_stop``: ``deltas + 5`` events.
+    """
+    words = ANSWER.split()
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": MESSAGE_ID,
+            "type": "message",
+            "role": "assistant",
+            "model": ANTHROPIC_RESPONSE_MODEL,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": _anthropic_usage(1),
+        },
+    }
+    payloads: list[dict[str, Any]] = [
+        start,
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ]
+    payloads += [
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": words[i % len(words)] + " "},
+        }
+        for i in range(deltas)
+    ]
+    payloads += [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": deltas},
+        },
+        {"type": "message_stop"},
+    ]
+    return payloads
+
+
+def message_stream_body(deltas: int) -> bytes:
+    """The SSE body of a streamed message (named events, ``event:`` then ``data:``), as the API sends it."""
+    return "".join(f"event: {p['type']}\ndata: {json.dumps(p)}\n\n" for p in _event_payloads(deltas)).encode()
+
+
+def event_objects(deltas: int) -> list[Any]:
+    """The events of :func:`message_stream_body` as prebuilt ``Raw*Event`` models (for the stream-proxy micro)."""
+    from anthropic.types import (
+        RawContentBlockDeltaEvent,
+        RawContentBlockStartEvent,
+        RawContentBlockStopEvent,
+        RawMessageDeltaEvent,
+        RawMessageStartEvent,
+        RawMessageStopEvent,
+    )
+
+    models: dict[str, Any] = {
+        "message_start": RawMessageStartEvent,
+        "content_block_start": RawContentBlockStartEvent,
+        "content_block_delta": RawContentBlockDeltaEvent,
+        "content_block_stop": RawContentBlockStopEvent,
+        "message_delta": RawMessageDeltaEvent,
+        "message_stop": RawMessageStopEvent,
+    }
+    return [models[p["type"]].model_validate(p) for p in _event_payloads(deltas)]
+
+
+def _anthropic_http() -> ModuleType:
+    base = importlib.import_module("anthropic._base_client")
+    module: ModuleType = getattr(base, "httpx2", None) or importlib.import_module("httpx")
+    return module
+
+
+def _anthropic_transport(stream_deltas: int | None) -> Any:
+    http = _anthropic_http()
+    if stream_deltas is None:
+        body, content_type = message_body(), "application/json"
+    else:
+        body, content_type = message_stream_body(stream_deltas), "text/event-stream"
+    headers = {"content-type": content_type}
+
+    def respond(request: Any) -> Any:
+        return http.Response(200, content=body, headers=headers)
+
+    return http.MockTransport(respond)
+
+
+def anthropic_sync_client(stream_deltas: int | None = None) -> Any:
+    """An ``Anthropic`` client answering every request with the 1 KB message, or a stream of ``stream_deltas``."""
+    import anthropic
+
+    http = _anthropic_http()
+    return anthropic.Anthropic(
+        api_key="sk-ant-bench",
+        base_url=ANTHROPIC_BASE_URL,
+        max_retries=0,
+        http_client=http.Client(transport=_anthropic_transport(stream_deltas)),
+    )
+
+
+def anthropic_async_client(stream_deltas: int | None = None) -> Any:
+    """The ``AsyncAnthropic`` counterpart of :func:`anthropic_sync_client`."""
+    import anthropic
+
+    http = _anthropic_http()
+    return anthropic.AsyncAnthropic(
+        api_key="sk-ant-bench",
+        base_url=ANTHROPIC_BASE_URL,
+        max_retries=0,
+        http_client=http.AsyncClient(transport=_anthropic_transport(stream_deltas)),
+    )

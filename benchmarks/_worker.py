@@ -7,6 +7,10 @@ or memory. Progress goes to stderr. Groups (first argument):
   stream-proxy micro-benchmark, bare SDK vs ``OpenAIInstrumentor`` with content capture on.
 - ``peer NAME``: the non-streamed chat workloads under a peer instrumentor (run with the peers' venv python).
 - ``rss``: resident memory over many instrumented calls.
+- ``anthropic``: non-streamed ``messages.create`` (sync, async), streamed with 50 and 500 ``content_block_delta``
+  events and the stream-proxy micro-benchmark over prebuilt events, bare SDK vs ``AnthropicInstrumentor`` with
+  content capture on. The SDK's own native span is on in "bare" unless ``ANTHROPIC_OPEN_TELEMETRY=false`` is set in
+  the environment (``--no-micro`` skips the micro-benchmark, which does not depend on it).
 
 Export always goes through ``fallom_otel.init(base_url=<receiver>)``: an SDK ``TracerProvider``, the session span
 processor, a ``BatchSpanProcessor`` and the OTLP/HTTP protobuf exporter, to the loopback receiver process.
@@ -29,7 +33,19 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from _fixtures import ANSWER, CHAT_KWARGS, MODEL, async_client, chunk_objects, sync_client
+from _fixtures import (
+    ANSWER,
+    ANTHROPIC_MODEL,
+    CHAT_KWARGS,
+    MESSAGES_KWARGS,
+    MODEL,
+    anthropic_async_client,
+    anthropic_sync_client,
+    async_client,
+    chunk_objects,
+    event_objects,
+    sync_client,
+)
 from _measure import BlockTiming, Mode, alternate, time_async_block, time_sync_block
 from _receiver import fetch_stats
 
@@ -47,6 +63,19 @@ FULL = {
     "micro_chunks": 60_000,  # chunks per micro-benchmark pass set, whatever the stream length
 }
 QUICK = {**FULL, "reps": 2, "nonstream_calls": 100, "stream50_calls": 10, "stream500_calls": 2, "micro_reps": 3}
+# The Anthropic group (~0.45 ms per bare non-streamed call; two runs of it, with and without the SDK's native span):
+# fewer repetitions, so that it adds well under a minute to ``make bench``.
+ANTHROPIC_FULL = {
+    **FULL,
+    "reps": 5,
+    "nonstream_calls": 800,
+    "stream50_calls": 200,
+    "stream500_calls": 20,
+    "micro_reps": 5,
+}
+ANTHROPIC_QUICK = {**ANTHROPIC_FULL, "reps": 2, "nonstream_calls": 100, "stream50_calls": 10, "stream500_calls": 2}
+ANTHROPIC_DELTAS = (50, 500)  # content_block_delta events per streamed message (+5 framing events)
+ANTHROPIC_FRAMING_EVENTS = 5
 
 # What the peers need to record content on the span, as ours does with ``capture_content=True``.
 # name -> (distribution, module holding its OpenAIInstrumentor, environment that turns content capture on)
@@ -79,30 +108,35 @@ def _bare_mode() -> Mode:
     return Mode("bare", enter=lambda: None, leave=lambda: None)
 
 
-def _instrumented_mode(instrumentor: Any, **kwargs: Any) -> Mode:
+def _instrumented_mode(instrumentor: Any, targets: list[tuple[object, str]] | None = None, **kwargs: Any) -> Mode:
     """Instrument once; then switch between bare and instrumented by swapping the patched SDK methods.
 
     ``instrument()`` / ``uninstrument()`` per block would be simpler, but not every instrumentor reverses cleanly
     (one peer's ``uninstrument()`` leaves its chat wrappers in place, so a second ``instrument()`` stacks them and
-    "bare" blocks are traced). Swapping the class attributes the instrumentor replaced works the same for all of
-    them, costs nothing on the measured path, and leaves exactly the methods the workload calls bare or patched.
+    "bare" blocks are traced). Swapping the attributes the instrumentor replaced works the same for all of them,
+    costs nothing on the measured path, and leaves exactly the methods the workload calls bare or patched.
     The instrumentor's own state stays "instrumented" throughout.
+
+    ``targets`` are ``(class or module, attribute)`` pairs; by default OpenAI's chat ``create`` / ``parse``.
     """
-    from openai.resources.chat import completions
     from opentelemetry import trace
 
-    classes: tuple[type, ...] = (completions.Completions, completions.AsyncCompletions)
-    keys = [(cls, name) for cls in classes for name in _METHODS]
-    original = {key: key[0].__dict__.get(key[1]) for key in keys}
+    if targets is None:
+        from openai.resources.chat import completions
+
+        classes: tuple[type, ...] = (completions.Completions, completions.AsyncCompletions)
+        targets = [(cls, name) for cls in classes for name in _METHODS]
+    keys = targets
+    original = {key: vars(key[0]).get(key[1]) for key in keys}
     instrumentor.instrument(tracer_provider=trace.get_tracer_provider(), **kwargs)
-    patched = {key: key[0].__dict__.get(key[1]) for key in keys}
+    patched = {key: vars(key[0]).get(key[1]) for key in keys}
     changed = [key for key in keys if patched[key] is not original[key]]
     if not changed:
-        raise RuntimeError(f"{type(instrumentor).__module__}: instrument() patched none of the chat methods")
+        raise RuntimeError(f"{type(instrumentor).__module__}: instrument() patched none of the target methods")
 
-    def install(methods: dict[tuple[type, str], object]) -> None:
-        for cls, name in changed:
-            setattr(cls, name, methods[(cls, name)])
+    def install(methods: dict[tuple[object, str], object]) -> None:
+        for owner, name in changed:
+            setattr(owner, name, methods[(owner, name)])
 
     install(original)  # start bare
     return Mode("instrumented", enter=lambda: install(patched), leave=lambda: install(original))
@@ -279,19 +313,34 @@ def _micro(chunk_counts: tuple[int, ...], size: dict[str, int]) -> dict[str, Any
     output JSON). Proxy construction and span start happen outside the timed region. Each pass iterates one whole
     stream; passes are repeated until ``micro_chunks`` chunks were iterated, per mode, per repetition.
     """
+    from fallom_otel_instrumentors.openai._chat import ChatStreamAccumulator
+
+    streams = {count: chunk_objects(count) for count in chunk_counts}
+    return _proxy_micro(streams, ChatStreamAccumulator, "openai", MODEL, size)
+
+
+def _proxy_micro(
+    streams: dict[int, list[Any]],
+    accumulator: Callable[[Any], Any],
+    provider: str,
+    model: str,
+    size: dict[str, int],
+) -> dict[str, Any]:
+    """The micro-benchmark of :func:`_micro` over any prebuilt streams (key: a label, value: the items)."""
     from opentelemetry import trace
 
     from fallom_otel_instrumentors._invocation import TelemetryHandler
     from fallom_otel_instrumentors._stream import SyncStreamProxy
-    from fallom_otel_instrumentors.openai._chat import CHAT, ChatStreamAccumulator
+    from fallom_otel_instrumentors.openai._chat import CHAT
 
     handler = TelemetryHandler(
         trace.NoOpTracerProvider(), scope_name="benchmarks.micro", scope_version="0", capture_content=True
     )
     clock = time.perf_counter_ns
     results: dict[str, Any] = {}
-    for count in chunk_counts:
-        source = _ChunkSource(chunk_objects(count))
+    for label, items in streams.items():
+        count = len(items)
+        source = _ChunkSource(items)
         passes = max(1, size["micro_chunks"] // count)
         bare_runs: list[float] = []
         proxy_runs: list[float] = []
@@ -307,8 +356,8 @@ def _micro(chunk_counts: tuple[int, ...], size: dict[str, int]) -> dict[str, Any
             gc.collect()
             elapsed = 0
             for _ in range(passes):
-                invocation = handler.start(CHAT, "openai", MODEL)
-                proxy = SyncStreamProxy(source, invocation, ChatStreamAccumulator(invocation))
+                invocation = handler.start(CHAT, provider, model)
+                proxy = SyncStreamProxy(source, invocation, accumulator(invocation))
                 started = clock()
                 for _chunk in proxy:
                     pass
@@ -316,7 +365,8 @@ def _micro(chunk_counts: tuple[int, ...], size: dict[str, int]) -> dict[str, Any
             if rep:
                 bare_runs.append(bare)
                 proxy_runs.append(elapsed / (passes * count))
-        results[str(count)] = {
+        results[str(label)] = {
+            "items": count,
             "bare_ns_per_chunk": statistics.median(bare_runs),
             "proxy_ns_per_chunk": statistics.median(proxy_runs),
             "passes": passes,
@@ -388,6 +438,118 @@ def run_peer(name: str, receiver: str, size: dict[str, int]) -> dict[str, Any]:
     return results
 
 
+# --- Anthropic ------------------------------------------------------------------------------------------------
+
+
+def _anthropic_targets() -> list[tuple[object, str]]:
+    """What ``AnthropicInstrumentor`` patches on the measured path, swapped together by the mode.
+
+    The first-party Messages methods, and the SDK's ``start_api_call_span`` (wrapped so that our span replaces the
+    native one; left in place in "bare", its wrapper would cost a context lookup per call).
+    """
+    from anthropic import _base_client
+    from anthropic.resources.messages import messages
+
+    classes: tuple[type, ...] = (messages.Messages, messages.AsyncMessages)
+    targets: list[tuple[object, str]] = [(cls, name) for cls in classes for name in ("create", "parse", "stream")]
+    targets.append((_base_client, "start_api_call_span"))
+    return targets
+
+
+def _anthropic_sync_nonstream() -> Callable[[], object]:
+    messages = anthropic_sync_client().messages
+
+    def call() -> object:
+        return messages.create(**MESSAGES_KWARGS)
+
+    return call
+
+
+def _anthropic_async_nonstream() -> Callable[[], Any]:
+    messages = anthropic_async_client().messages
+
+    async def call() -> object:
+        return await messages.create(**MESSAGES_KWARGS)
+
+    return call
+
+
+def _anthropic_sync_stream(deltas: int) -> Callable[[], object]:
+    messages = anthropic_sync_client(stream_deltas=deltas).messages
+
+    def call() -> object:
+        received = 0
+        for _ in messages.create(stream=True, **MESSAGES_KWARGS):
+            received += 1
+        return received
+
+    return call
+
+
+def run_anthropic(receiver: str, size: dict[str, int], micro: bool) -> dict[str, Any]:
+    """Anthropic workloads: bare SDK vs ``AnthropicInstrumentor``, content capture on."""
+    import fallom_otel
+    from fallom_otel_instrumentors.anthropic import AnthropicInstrumentor
+    from fallom_otel_instrumentors.anthropic._messages import AnthropicStreamAccumulator
+
+    native = os.environ.get("ANTHROPIC_OPEN_TELEMETRY", "").lower() != "false"
+    fallom_otel.init(base_url=receiver, capture_content=True)
+    modes = [_bare_mode(), _instrumented_mode(AnthropicInstrumentor(), _anthropic_targets(), capture_content=True)]
+    bare_spans = 1 if native else 0  # per bare call: the SDK's own span, exported through the same pipeline
+    results: dict[str, Any] = {"native_span": native, "anthropic": importlib.metadata.version("anthropic")}
+    expected = 0
+    reps, calls, warmup = size["reps"], size["nonstream_calls"], size["nonstream_warmup"]
+    per_rep = (calls + warmup) * (1 + bare_spans)
+
+    # The span of each mode, once, outside the timed blocks: what bare and instrumented export per call.
+    call = _anthropic_sync_nonstream()
+    for mode in modes:
+        _flush()
+        before = fetch_stats(receiver)
+        mode.enter()
+        try:
+            call()
+        finally:
+            mode.leave()
+        _flush()
+        after = fetch_stats(receiver)
+        results[f"{mode.name}_spans_per_call"] = int(after["spans"]) - int(before["spans"])
+        results[f"{mode.name}_span_attributes"] = (
+            after["last_span_attributes"] if results[f"{mode.name}_spans_per_call"] else []
+        )
+    before = fetch_stats(receiver)
+
+    _progress(f"anthropic (native span {'on' if native else 'off'}) non-streamed sync: {reps} x {calls} calls")
+    block = functools.partial(time_sync_block, call, calls, warmup, _flush)
+    results["nonstream_sync"] = alternate([(mode, block) for mode in modes], reps)
+    expected += reps * per_rep
+    _progress(f"anthropic non-streamed async: {reps} x {calls} calls per mode")
+    loop = asyncio.new_event_loop()
+    async_block = functools.partial(time_async_block, loop, _anthropic_async_nonstream(), calls, warmup, _flush)
+    try:
+        results["nonstream_async"] = alternate([(mode, async_block) for mode in modes], reps)
+    finally:
+        loop.close()
+    expected += reps * per_rep
+
+    stream_warmup = size["stream_warmup"]
+    for deltas, stream_calls in zip(ANTHROPIC_DELTAS, (size["stream50_calls"], size["stream500_calls"]), strict=True):
+        _progress(f"anthropic streamed sync, {deltas} deltas: {reps} x {stream_calls} calls per mode")
+        stream_block = functools.partial(
+            time_sync_block, _anthropic_sync_stream(deltas), stream_calls, stream_warmup, _flush
+        )
+        results[f"stream{deltas}"] = alternate([(mode, stream_block) for mode in modes], reps)
+        expected += reps * (stream_calls + stream_warmup) * (1 + bare_spans)
+
+    if micro:
+        _progress("anthropic stream-proxy micro-benchmark: 50 and 500 deltas")
+        streams = {deltas: event_objects(deltas) for deltas in ANTHROPIC_DELTAS}
+        results["micro"] = _proxy_micro(streams, AnthropicStreamAccumulator, "anthropic", ANTHROPIC_MODEL, size)
+    results["spans_expected"] = expected
+    results["spans_received"] = _receiver_delta(receiver, before)
+    return results
+
+
 def _rss_kib() -> int:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
@@ -449,16 +611,19 @@ def run_rss(receiver: str, max_calls: int, max_seconds: float) -> dict[str, Any]
 def main() -> None:
     """Parse the group to run and print its results as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("group", choices=["ours", "peer", "rss"])
+    parser.add_argument("group", choices=["ours", "peer", "rss", "anthropic"])
     parser.add_argument("peer", nargs="?", choices=sorted(PEERS))
     parser.add_argument("--receiver", required=True, help="base URL of the loopback OTLP receiver")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     parser.add_argument("--max-calls", type=int, default=100_000)
     parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--no-micro", action="store_true", help="anthropic: skip the stream-proxy micro-benchmark")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     if args.group == "ours":
         result = run_ours(args.receiver, size)
+    elif args.group == "anthropic":
+        result = run_anthropic(args.receiver, ANTHROPIC_QUICK if args.quick else ANTHROPIC_FULL, not args.no_micro)
     elif args.group == "peer":
         if args.peer is None:
             parser.error("peer needs a NAME")

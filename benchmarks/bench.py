@@ -8,7 +8,11 @@ Runs (DESIGN §9 says what must be shown and the budgets):
 4. ``import fallom_otel`` + ``init()`` + ``instrument()`` in fresh interpreters;
 5. RSS over up to 100k instrumented calls;
 6. the peers (OpenTelemetry's own GenAI OpenAI instrumentor, OpenLLMetry's) on the same workload, from a separate
-   venv (``.venv-bench-peers``, created on first use from PyPI; a peer that does not install or import is skipped).
+   venv (``.venv-bench-peers``, created on first use from PyPI; a peer that does not install or import is skipped);
+7. Anthropic: non-streamed ``messages.create`` (sync, async, ~1 KB Message JSON), streamed with 50 and 500
+   ``content_block_delta`` events, and the stream-proxy micro-benchmark over prebuilt events, bare SDK vs
+   ``AnthropicInstrumentor``. Run twice: bare with the SDK's own native span (its default once ``init()`` has set a
+   global provider; our instrumentor replaces that span) and bare with ``ANTHROPIC_OPEN_TELEMETRY=false``.
 
 Every LLM request is answered in-process by the SDK's own ``MockTransport``; spans go over real OTLP/HTTP to a
 loopback receiver in its own process, which decodes them. Each group runs in a fresh interpreter (``_worker.py``).
@@ -78,8 +82,11 @@ def note(line: str) -> None:
 
 
 def clean_env() -> tuple[dict[str, str], list[str]]:
-    """The workers' environment: without ``FALLOM_*``/``OTEL_*`` settings, which would change what is measured."""
-    removed = sorted(k for k in os.environ if k.startswith(("FALLOM_", "OTEL_")))
+    """The workers' environment, without settings that would change what is measured.
+
+    Those are ``FALLOM_*``, ``OTEL_*`` and ``ANTHROPIC_OPEN_TELEMETRY*`` (group 7 sets the last itself).
+    """
+    removed = sorted(k for k in os.environ if k.startswith(("FALLOM_", "OTEL_", "ANTHROPIC_OPEN_TELEMETRY")))
     env = {k: v for k, v in os.environ.items() if k not in removed}
     return env, removed
 
@@ -130,6 +137,7 @@ def print_environment(removed: list[str]) -> None:
     out(f"  platform        {platform.platform()}")
     out(f"  CPUs            {os.cpu_count()} ({usable} usable), {_cpu_model()}")
     out(f"  openai          {_version('openai')} over httpx2 {_version('httpx2')}; pydantic {_version('pydantic')}")
+    out(f"  anthropic       {_version('anthropic')}")
     out(
         f"  opentelemetry   sdk {_version('opentelemetry-sdk')}, "
         f"otlp-proto-http exporter {_version('opentelemetry-exporter-otlp-proto-http')}, "
@@ -387,12 +395,75 @@ def _peers_section(
         out(f"  {name} ({PEERS[name][0]}): skipped: {reason}")
 
 
+def _event_micro(micro: dict[str, Any]) -> float:
+    """Print the Anthropic stream-proxy micro-benchmark; return the marginal ns per event."""
+    out("  Stream-proxy micro-benchmark: SyncStreamProxy + AnthropicStreamAccumulator over prebuilt Raw*Event objects")
+    out("  vs the bare list iterator (no-op span; the end of each stream amortized over its events):")
+    out("  {:<26} {:>14} {:>14} {:>14}".format("stream length", "bare ns/event", "proxy ns/event", "overhead ns"))
+    totals: dict[str, tuple[int, float]] = {}
+    for deltas, entry in micro.items():
+        delta_ns = entry["proxy_ns_per_chunk"] - entry["bare_ns_per_chunk"]
+        totals[deltas] = (entry["items"], delta_ns * entry["items"])
+        out(
+            "  {:<26} {:>14.1f} {:>14.1f} {:>+14.1f}".format(
+                f"{deltas} deltas ({entry['items']} events)",
+                entry["bare_ns_per_chunk"],
+                entry["proxy_ns_per_chunk"],
+                delta_ns,
+            )
+        )
+    (short_n, short_ns), (long_n, long_ns) = totals["50"], totals["500"]
+    per_event = (long_ns - short_ns) / (long_n - short_n)
+    per_stream = short_ns - per_event * short_n
+    out(f"  => per event (marginal): {per_event:,.0f} ns; per stream end (fixed): {per_stream / 1000:,.1f} µs")
+    return per_event
+
+
+def _anthropic_section(runs: dict[str, dict[str, Any]]) -> float | None:
+    """Print group 7 (both bare variants); return the marginal ns per streamed event (None without a micro)."""
+    header = ROW.format("workload", "measure", "bare", "instrumented", "overhead", "ratio", "overhead range/reps")
+    native, plain = runs.get("native"), runs.get("plain")
+    any_run = native or plain
+    if any_run is None:
+        return None
+    out(
+        f"7. Anthropic messages.create (anthropic {any_run['anthropic']}): ~1 KB Message JSON, content capture on"
+        "      (µs per call)"
+    )
+    for name, run, title in (
+        ("native", native, "bare = SDK default: its native span on (global provider from init()), exported"),
+        ("plain", plain, "bare = ANTHROPIC_OPEN_TELEMETRY=false: no span at all"),
+    ):
+        if run is None:
+            continue
+        out(f"  7{'a' if name == 'native' else 'b'}. {title}")
+        out(header)
+        workload_rows("sync", run["nonstream_sync"])
+        workload_rows("async", run["nonstream_async"])
+        workload_rows("stream, 50 deltas", run["stream50"])
+        workload_rows("stream, 500 deltas", run["stream500"])
+        out(
+            f"  spans per call: bare {run['bare_spans_per_call']}, instrumented {run['instrumented_spans_per_call']}; "
+            f"decoded by the receiver {run['spans_received']:,} of {run['spans_expected']:,} expected"
+        )
+    if native is not None:
+        native_attrs = native["bare_span_attributes"]
+        out(f"  native span: {len(native_attrs)} attributes ({', '.join(native_attrs)})")
+    inst_attrs = any_run["instrumented_span_attributes"]
+    out(f"  our span: {len(inst_attrs)} attributes ({', '.join(inst_attrs)})")
+    out("  (streams: 50/500 content_block_delta events + 5 framing events, sync, whole stream read; 7a is what a user")
+    out("   of init() sees change when adding the instrumentor, 7b the cost of our span over the span-less SDK)")
+    micro = any_run.get("micro")
+    return _event_micro(micro) if micro else None
+
+
 def report(
     ours: dict[str, Any],
     startup: list[dict[str, Any]],
     rss: dict[str, Any],
     peers: dict[str, dict[str, Any]],
     unavailable: dict[str, str],
+    anthropic: dict[str, dict[str, Any]],
 ) -> None:
     """Print every table and the budget checks."""
     header = ROW.format("workload", "measure", "bare", "instrumented", "overhead", "ratio", "overhead range/reps")
@@ -447,7 +518,9 @@ def report(
     out()
     _peers_section(ours, peers, unavailable, len(attrs))
     out()
-    budgets(ours, medians["total_ms"], (rss_growth, object_growth), per_chunk, peers)
+    per_event = _anthropic_section(anthropic)
+    out()
+    budgets(ours, medians["total_ms"], (rss_growth, object_growth), per_chunk, peers, per_event)
 
 
 def budgets(
@@ -456,6 +529,7 @@ def budgets(
     growth: tuple[int, int],
     per_chunk: float,
     peers: dict[str, dict[str, Any]],
+    per_event: float | None = None,
 ) -> None:
     """DESIGN §9 budgets, checked against this run's numbers (sync non-streamed unless stated)."""
     out("Budgets (DESIGN §9), this run")
@@ -488,6 +562,11 @@ def budgets(
             "rerun on a quiet machine before acting on a difference of a few tens of µs"
         )
     line(per_chunk <= CHUNK_BUDGET_NS, f"per streamed chunk: {per_chunk:,.0f} ns; budget {CHUNK_BUDGET_NS:,.0f} ns")
+    if per_event is not None:
+        line(
+            per_event <= CHUNK_BUDGET_NS,
+            f"per streamed Anthropic event: {per_event:,.0f} ns; budget {CHUNK_BUDGET_NS:,.0f} ns",
+        )
     line(startup_ms <= STARTUP_BUDGET_MS, f"import + init + instrument: {startup_ms:.0f} ms; budget 100 ms")
     rss_kib, objects = growth
     # No growth: no more gc-tracked objects, and RSS within allocator noise (2 MiB) over the second half.
@@ -540,8 +619,16 @@ def main() -> None:
                 except subprocess.CalledProcessError as error:
                     unavailable[name] = f"the peer's run failed (exit {error.returncode}; its stderr is above)"
                     continue
+        anthropic: dict[str, dict[str, Any]] = {}
+        note("group 7: anthropic, SDK native span on (bare = SDK default)")
+        anthropic["native"] = run_worker(sys.executable, ["anthropic", "--receiver", receiver, *quick], env)
+        note("group 7: anthropic, ANTHROPIC_OPEN_TELEMETRY=false")
+        plain_env = {**env, "ANTHROPIC_OPEN_TELEMETRY": "false"}
+        anthropic["plain"] = run_worker(
+            sys.executable, ["anthropic", "--no-micro", "--receiver", receiver, *quick], plain_env
+        )
 
-    report(ours, startup, rss, peers, unavailable)
+    report(ours, startup, rss, peers, unavailable, anthropic)
     out()
     out(f"(benchmarks took {time.monotonic() - started:.0f} s)")
 
