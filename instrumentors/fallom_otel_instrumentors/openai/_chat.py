@@ -22,6 +22,7 @@ from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
 from fallom_otel_instrumentors._stream import HIDE
 from fallom_otel_instrumentors.openai._common import (
     common_request_attributes,
+    file_part_of,
     finish_reason,
     get,
     given,
@@ -43,7 +44,6 @@ from fallom_otel_semconv.gen_ai import (
 CHAT = GenAiOperationNameValues.CHAT.value
 _IMAGE = ModalityValues.IMAGE.value
 _AUDIO = ModalityValues.AUDIO.value
-_DOCUMENT = ModalityValues.DOCUMENT.value
 _OUTPUT_TYPES = {
     "json_schema": GenAiOutputTypeValues.JSON.value,
     "json_object": GenAiOutputTypeValues.JSON.value,
@@ -147,22 +147,8 @@ def _content_parts(content: Any, media: MediaHandler | None) -> list[parts.Part]
             if isinstance(data, str):
                 result.append(inline_media_part(data, f"audio/{fmt}" if fmt else "", _AUDIO, media))
         elif kind == "file":
-            result.append(_file_part(get(item, "file"), media))
+            result.append(file_part_of(get(item, "file"), media))
     return result
-
-
-def _file_part(file: Any, media: MediaHandler | None) -> parts.Part:
-    file_id = get(file, "file_id")
-    if isinstance(file_id, str):
-        return parts.file_part(_DOCUMENT, file_id)
-    data = get(file, "file_data")
-    if isinstance(data, str):
-        return (
-            data_url_part(data, _DOCUMENT, media)
-            if data.startswith("data:")
-            else inline_media_part(data, "", _DOCUMENT, media)
-        )
-    return parts.blob_part(_DOCUMENT)
 
 
 def _tool_definition(tool: Any) -> parts.ToolDefinition | None:

@@ -7,9 +7,11 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
+from fallom_otel_instrumentors._content import MediaHandler, data_url_part, inline_media_part
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
 from fallom_otel_semconv import gen_ai
-from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiProviderNameValues
+from fallom_otel_semconv import messages as parts
+from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiProviderNameValues, ModalityValues
 
 OPENAI = GenAiProviderNameValues.OPENAI.value
 AZURE = GenAiProviderNameValues.AZURE_AI_OPENAI.value
@@ -150,3 +152,22 @@ def record_completion_usage(invocation: Invocation, usage: Any) -> None:
     # Newer releases also report prompt-cache writes; like reads, they are already inside prompt_tokens.
     target.cache_write_input_tokens = usage_int(get(prompt_details, "cache_write_tokens"))
     target.reasoning_output_tokens = usage_int(get(get(usage, "completion_tokens_details"), "reasoning_tokens"))
+
+
+_FILE_MODALITY = ModalityValues.DOCUMENT.value
+
+
+def file_part_of(item: Any, media: MediaHandler | None) -> parts.Part:
+    """The part for a file input (chat ``file`` / Responses ``input_file``): an id, inline data or a URL."""
+    file_id = get(item, "file_id")
+    if isinstance(file_id, str):
+        return parts.file_part(_FILE_MODALITY, file_id)
+    data = get(item, "file_data")
+    if isinstance(data, str):
+        if data.startswith("data:"):
+            return data_url_part(data, _FILE_MODALITY, media)
+        return inline_media_part(data, "", _FILE_MODALITY, media)
+    url = get(item, "file_url")
+    if isinstance(url, str):
+        return data_url_part(url, _FILE_MODALITY, media)  # a data: URL here is inline media too, never recorded raw
+    return parts.blob_part(_FILE_MODALITY)

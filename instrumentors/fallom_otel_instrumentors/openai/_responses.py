@@ -15,12 +15,11 @@ from fallom_otel_instrumentors._content import (
     MediaHandler,
     data_url_part,
     dumps,
-    inline_media_part,
     parse_json_arguments,
     to_plain,
 )
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
-from fallom_otel_instrumentors.openai._common import get, given, start_call, usage_int
+from fallom_otel_instrumentors.openai._common import file_part_of, get, given, start_call, usage_int
 from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import common, gen_ai
 from fallom_otel_semconv import messages as parts
@@ -39,7 +38,6 @@ _USER = RoleValues.USER.value
 _ASSISTANT = RoleValues.ASSISTANT.value
 _TOOL = RoleValues.TOOL.value
 _IMAGE = ModalityValues.IMAGE.value
-_DOCUMENT = ModalityValues.DOCUMENT.value
 _STOP = FinishReasonValues.STOP.value
 _LENGTH = FinishReasonValues.LENGTH.value
 _TOOL_CALL = FinishReasonValues.TOOL_CALL.value
@@ -150,23 +148,8 @@ def _content_parts(content: Any, media: MediaHandler | None) -> list[parts.Part]
             elif isinstance(file_id, str):
                 result.append(parts.file_part(_IMAGE, file_id))
         elif kind == "input_file":
-            result.append(_file_part(item, media))
+            result.append(file_part_of(item, media))
     return result
-
-
-def _file_part(item: Any, media: MediaHandler | None) -> parts.Part:
-    file_id = get(item, "file_id")
-    if isinstance(file_id, str):
-        return parts.file_part(_DOCUMENT, file_id)
-    data = get(item, "file_data")
-    if isinstance(data, str):
-        if data.startswith("data:"):
-            return data_url_part(data, _DOCUMENT, media)
-        return inline_media_part(data, "", _DOCUMENT, media)
-    url = get(item, "file_url")
-    if isinstance(url, str):
-        return data_url_part(url, _DOCUMENT, media)  # a data: URL here is inline media too, never recorded raw
-    return parts.blob_part(_DOCUMENT)
 
 
 def _tool_output(output: Any, media: MediaHandler | None) -> Any:
