@@ -164,7 +164,7 @@ def test_init_rejects_non_bool_instrument() -> None:
 
 
 def test_wrap_anthropic_traces_through_the_session(receiver: OtlpReceiver) -> None:
-    from tests.instrumentors.anthropic.conftest import MESSAGES_PATH, NATIVE_TRACING, FakeAnthropic
+    from tests.instrumentors.anthropic.conftest import MESSAGES_PATH, FakeAnthropic
     from tests.instrumentors.anthropic.test_messages import message_body, text_block
 
     fake = FakeAnthropic()
@@ -179,7 +179,10 @@ def test_wrap_anthropic_traces_through_the_session(receiver: OtlpReceiver) -> No
         client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=messages)
         FallomInstrumentor().instrument()
         wrapped.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=messages)  # still one span
-    received = spans(receiver, 3 if NATIVE_TRACING else 2)
+    assert fallom_otel.flush(5_000)
+    receiver.wait_for_spans(2)
+    # Whether the SDK emits its own span for the bare call depends on its tracer set-up, not on us: count ours.
+    received = receiver.spans
     ours = [s for s in received if s.scope_name == "fallom_otel_instrumentors.anthropic"]
     assert len(ours) == 2  # one per wrapped call: the SDK's own span never doubles ours
     assert all(fallom_keys.FALLOM_SESSION_ID not in s.attributes for s in received if s not in ours)
