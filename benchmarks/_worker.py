@@ -616,7 +616,7 @@ def main() -> None:
     parser.add_argument("--receiver", required=True, help="base URL of the loopback OTLP receiver")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     parser.add_argument("--max-calls", type=int, default=100_000)
-    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--max-seconds", type=float, default=150.0)
     parser.add_argument("--no-micro", action="store_true", help="anthropic: skip the stream-proxy micro-benchmark")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
