@@ -9,6 +9,7 @@ from typing import Any
 
 from fallom_otel_instrumentors._content import parse_json_arguments
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
+from fallom_otel_instrumentors._results import finish_result
 from fallom_otel_instrumentors.anthropic._common import (
     billed_input,
     finish_reason,
@@ -19,7 +20,6 @@ from fallom_otel_instrumentors.anthropic._common import (
     usage_int,
 )
 from fallom_otel_instrumentors.anthropic._parts import block_part, content_attributes, output_message
-from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import messages as parts
 from fallom_otel_semconv.gen_ai import FinishReasonValues
 

@@ -13,8 +13,8 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
+from fallom_otel_instrumentors._results import finish_result
 from fallom_otel_instrumentors.openai._common import get, given, start_call, usage_int
-from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv.gen_ai import GenAiOperationNameValues
 

@@ -19,8 +19,8 @@ from fallom_otel_instrumentors._content import (
     to_plain,
 )
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
+from fallom_otel_instrumentors._results import finish_result
 from fallom_otel_instrumentors.openai._common import file_part_of, get, given, start_call, usage_int
-from fallom_otel_instrumentors.openai._results import finish_result
 from fallom_otel_semconv import common, gen_ai
 from fallom_otel_semconv import messages as parts
 from fallom_otel_semconv import openai as openai_keys
