@@ -13,6 +13,12 @@ Runs (DESIGN §9 says what must be shown and the budgets):
    ``content_block_delta`` events, and the stream-proxy micro-benchmark over prebuilt events, bare SDK vs
    ``AnthropicInstrumentor``. Run twice: bare with the SDK's own native span (its default once ``init()`` has set a
    global provider; our instrumentor replaces that span) and bare with ``ANTHROPIC_OPEN_TELEMETRY=false``.
+8. inline media (``_media.py``): a 5 MB PNG as a base64 data URL; the calling thread's decode, sha256 and whole
+   media handler, and the chat call bare vs traced with and without the image (uploads to a local directory).
+9. the local collector (``_collector.py``): spans/s ingested into SQLite (requests of 512 spans with content, to
+   ``fallom-otel serve`` in its own process) and the p50 of the sessions page and others with 100k stored calls.
+10. the cost hook (``_cost.py``): µs per call with the model's price cached, the first lookup of a model, and
+    genai-prices' own per-call calculation for reference.
 
 Every LLM request is answered in-process by the SDK's own ``MockTransport``; spans go over real OTLP/HTTP to a
 loopback receiver in its own process, which decodes them. Each group runs in a fresh interpreter (``_worker.py``).
@@ -42,6 +48,9 @@ ROOT = HERE.parent
 WORKER = HERE / "_worker.py"
 RECEIVER = HERE / "_receiver.py"
 STARTUP = HERE / "_startup.py"
+MEDIA = HERE / "_media.py"
+COLLECTOR = HERE / "_collector.py"
+COST = HERE / "_cost.py"
 PEER_VENV = ROOT / ".venv-bench-peers"
 PEER_STAMP = PEER_VENV / ".bench-peers.json"
 PEER_LOG = PEER_VENV / "bench-install.log"
@@ -580,6 +589,19 @@ def budgets(
 # --- main -------------------------------------------------------------------------------------------------------------
 
 
+def report_media(media: dict[str, Any]) -> None:
+    """Group 8: what a base64 image costs the calling thread (issue #6); the upload itself is the worker's."""
+    out()
+    out(f"8. Inline media: one {media['image_bytes'] / 1e6:.1f} MB PNG as a base64 data URL (median ms)")
+    out(f"  calling thread, base64 decode            {media['decode_ms']:9.2f}")
+    out(f"  calling thread, sha256 (the media id)    {media['sha256_ms']:9.2f}")
+    out(f"  calling thread, whole media handler      {media['handler_ms']:9.2f}   (decode + hash + queue hand-off)")
+    out(f"  chat call, bare SDK, text / image        {media['bare_text_ms']:9.2f} / {media['bare_image_ms']:.2f}")
+    out(f"  chat call, traced,   text / image        {media['traced_text_ms']:9.2f} / {media['traced_image_ms']:.2f}")
+    stats = media["stats"]
+    out(f"  uploads: {stats['uploaded']} stored, {stats['deduplicated']} repeats de-duplicated, files {media['files']}")
+
+
 def main() -> None:
     """Run every group and print the report."""
     parser = argparse.ArgumentParser(description="fallom-otel benchmarks (make bench)")
@@ -628,7 +650,26 @@ def main() -> None:
             sys.executable, ["anthropic", "--no-micro", "--receiver", receiver, *quick], plain_env
         )
 
+        note("group 8: inline media (5 MB PNG)")
+        media = run_worker(sys.executable, ["--receiver", receiver, *quick], env, script=MEDIA)
+
+    note("group 9: local collector (100k calls into SQLite, then the viewer's pages)")
+    collector = run_worker(sys.executable, ["--json", *quick], env, script=COLLECTOR)
+    note("group 10: cost hook")
+    cost = run_worker(sys.executable, quick, env, script=COST)
+
     report(ours, startup, rss, peers, unavailable, anthropic)
+    report_media(media)
+    from _collector import report_lines  # benchmarks/ is the script's folder, so it is on sys.path
+
+    out()
+    for line in report_lines(collector):
+        out(line)
+    from _cost import report_lines as cost_lines
+
+    out()
+    for line in cost_lines(cost):
+        out(line)
     out()
     out(f"(benchmarks took {time.monotonic() - started:.0f} s)")
 

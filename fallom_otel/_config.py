@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 
 from fallom_otel import environment_variables as env
+from fallom_otel._cost import PriceTable, load_prices
 
 DEFAULT_BASE_URL = "https://traces.fallom.com"
 TRACES_PATH = "/v1/traces"
+DEFAULT_MEDIA = "fallom"
+DEFAULT_MEDIA_MAX_BYTES = 20 * 1024 * 1024
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -30,6 +36,10 @@ class FallomConfig:
     propagate: bool
     export_all_spans: bool
     stream_usage: bool = False
+    media: str = DEFAULT_MEDIA  # "fallom", "none" or "file:///absolute/dir"
+    media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
+    prices: PriceTable | None = field(default=None, repr=False)  # the user's prices, validated
+    metrics: bool | None = None  # None: the application's meter provider if it set one, else no metrics
 
     @property
     def endpoint_is_local(self) -> bool:
@@ -51,6 +61,10 @@ def resolve_config(
     propagate: bool | None,
     export_all_spans: bool,
     stream_usage: bool | None = None,
+    media: str | None = None,
+    media_max_bytes: int | None = None,
+    prices: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    metrics: bool | None = None,
 ) -> FallomConfig:
     """Build the configuration for ``init()``, raising a clear error for any invalid value.
 
@@ -65,6 +79,7 @@ def resolve_config(
         ("debug", debug),
         ("propagate", propagate),
         ("stream_usage", stream_usage),
+        ("metrics", metrics),
     ):
         _check_type(name, value, bool)
     if not isinstance(export_all_spans, bool):
@@ -98,6 +113,13 @@ def resolve_config(
         propagate=_bool_setting(propagate, env.FALLOM_PROPAGATE, default=False),
         export_all_spans=export_all_spans,
         stream_usage=_bool_setting(stream_usage, env.FALLOM_STREAM_USAGE, default=False),
+        media=_media_setting(media),
+        media_max_bytes=_media_max_bytes_setting(media_max_bytes),
+        # An argument wins over FALLOM_PRICES (a JSON file); either is validated here, so a bad entry fails init().
+        prices=load_prices(prices, origin="prices")
+        if prices is not None
+        else load_prices(os.environ.get(env.FALLOM_PRICES, "").strip() or None, origin=env.FALLOM_PRICES),
+        metrics=metrics if metrics is not None else parse_bool_env(env.FALLOM_METRICS),
     )
 
 
@@ -122,6 +144,49 @@ def _bool_setting(argument: bool | None, env_name: str, *, default: bool) -> boo
         return argument
     from_env = parse_bool_env(env_name)
     return default if from_env is None else from_env
+
+
+def _media_setting(argument: str | None) -> str:
+    """``fallom``, ``none`` or ``file:///absolute/dir`` (a plain directory path is accepted and turned into one)."""
+    name = "media"
+    if argument is None:
+        argument, name = os.environ.get(env.FALLOM_MEDIA, "").strip() or DEFAULT_MEDIA, env.FALLOM_MEDIA
+    elif not isinstance(argument, str):
+        raise TypeError(f"media must be a str or None, got {type(argument).__name__}")
+    value = argument.strip()
+    if value.lower() in ("fallom", "none"):
+        return value.lower()
+    if value.startswith("file:"):
+        parts = urlsplit(value)
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/") or parts.query or parts.fragment:
+            raise ValueError(f"{name} must be a file:///absolute/path URL, got {argument!r}")
+        path = unquote(parts.path)
+    elif value and "://" not in value:
+        path = os.path.abspath(os.path.expanduser(value))
+    else:
+        raise ValueError(f"{name} must be 'fallom', 'none', a file:///dir URL or a directory path, got {argument!r}")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} must name a directory, but {path!r} is a file")
+    return Path(path).as_uri()
+
+
+def _media_max_bytes_setting(argument: int | None) -> int:
+    if argument is None:
+        raw = os.environ.get(env.FALLOM_MEDIA_MAX_BYTES, "").strip()
+        if not raw:
+            return DEFAULT_MEDIA_MAX_BYTES
+        try:
+            argument = int(raw)
+        except ValueError:
+            raise ValueError(f"{env.FALLOM_MEDIA_MAX_BYTES} must be a whole number of bytes, got {raw!r}") from None
+        name = env.FALLOM_MEDIA_MAX_BYTES
+    elif isinstance(argument, bool) or not isinstance(argument, int):
+        raise TypeError(f"media_max_bytes must be an int or None, got {type(argument).__name__}")
+    else:
+        name = "media_max_bytes"
+    if argument < 0:
+        raise ValueError(f"{name} must be 0 or more, got {argument}")
+    return argument
 
 
 def _check_type(name: str, value: object, expected: type) -> None:

@@ -16,7 +16,7 @@ _logger = logging.getLogger("fallom_otel")
 
 
 class FallomInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel base class is untyped
-    """Trace every supported provider SDK that is installed (``openai`` today), process-wide.
+    """Trace every supported provider SDK that is installed (``openai``, ``anthropic``), process-wide.
 
     Use after ``fallom_otel.init()`` (or with any tracer provider of your own)::
 
@@ -24,8 +24,10 @@ class FallomInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel ba
         FallomInstrumentor().instrument()
 
     Calls are traced with the session of the current context (``with fallom_otel.session(...):``). Keyword arguments
-    of ``instrument()``: ``tracer_provider`` (default: the one ``init()`` set up, else the global one) and
-    ``capture_content`` (default: ``init()``'s setting, else ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
+    of ``instrument()``: ``tracer_provider`` (default: the one ``init()`` set up, else the global one),
+    ``meter_provider`` (default: ``init()``'s metrics setting, else the global one when the application set it),
+    ``capture_content`` (default: ``init()``'s setting, else ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``)
+    and ``stream_usage``.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -34,7 +36,7 @@ class FallomInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel ba
 
     def _instrument(self, **kwargs: Any) -> None:
         chosen = settings()
-        for key in ("tracer_provider", "capture_content", "stream_usage"):
+        for key in ("tracer_provider", "meter_provider", "capture_content", "stream_usage"):
             if kwargs.get(key) is not None:
                 chosen[key] = kwargs[key]
         for sdk in PROVIDERS:

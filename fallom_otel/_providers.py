@@ -11,7 +11,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from fallom_otel import _setup
+from fallom_otel import _cost, _media, _setup
+from fallom_otel._metrics import cost_counter
 from fallom_otel_instrumentors._content import capture_from_env
 from fallom_otel_instrumentors._hooks import Hooks
 
@@ -43,12 +44,17 @@ def provider_instrumentor(sdk: str) -> GenAIInstrumentor | None:
 def settings() -> dict[str, Any]:
     """Keyword arguments for ``GenAIInstrumentor.configure`` from the current ``init()`` (or the defaults)."""
     config = _setup.current_config()
+    meter_provider = _setup.meter_provider()
+    # The same hook object while the prices and the meter provider stay the same: its price cache stays warm, and
+    # the hooks compare equal below, so a wrap_* call does not reconfigure.
+    cost = _cost.cost_hook(config.prices if config is not None else None, cost_counter(meter_provider))
     return {
         "tracer_provider": _setup.tracer_provider(),
         # With init(), Fallom's setting (default on); without it, OpenTelemetry's opt-in variable.
         "capture_content": config.capture_content if config is not None else capture_from_env(),
-        "hooks": Hooks(),
+        "hooks": Hooks(on_end=(cost,), media=_media.handler()),
         "stream_usage": config.stream_usage if config is not None else False,
+        "meter_provider": meter_provider,
     }
 
 
@@ -56,7 +62,8 @@ def enable_session_tracing(sdk: str) -> None:
     """Install ``sdk``'s patches so calls made through a session proxy are traced (no process-wide tracing).
 
     Runs on every ``wrap_*`` call (often once per request): it reconfigures the instrumentor only when the tracer
-    provider or the content setting changed since it was last configured.
+    provider, the content setting, ``stream_usage`` or the hooks (a new ``init()``'s media handler) changed since it
+    was last configured.
     """
     instrumentor = provider_instrumentor(sdk)
     if instrumentor is None:
@@ -65,7 +72,13 @@ def enable_session_tracing(sdk: str) -> None:
     if not instrumentor.is_instrumented_by_opentelemetry:
         current = settings()
         wanted = (current["tracer_provider"], current["capture_content"])
-        if handler is None or handler.configured_with != wanted or handler.stream_usage != current["stream_usage"]:
+        if (
+            handler is None
+            or handler.configured_with != wanted
+            or handler.stream_usage != current["stream_usage"]
+            or handler.hooks != current["hooks"]
+            or handler.meter_provider is not current["meter_provider"]
+        ):
             instrumentor.configure(**current)
     instrumentor.enable_for_sessions()
 

@@ -16,16 +16,23 @@ import logging
 import os
 import sys
 import threading
+import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 
+from fallom_otel import _cost, _media
 from fallom_otel._config import FallomConfig, resolve_config
 from fallom_otel._export import ExportPipeline, ExportSwitch
+from fallom_otel._metrics import MetricsPipeline, meter_provider_for
 from fallom_otel._session_processor import SessionSpanProcessor
+from fallom_otel_instrumentors._metrics import global_meter_provider
 
 _logger = logging.getLogger("fallom_otel")
 _LOGGERS = ("fallom_otel", "fallom_otel_instrumentors")
@@ -49,6 +56,7 @@ _state: _State | None = None
 _owned: weakref.WeakSet[SdkTracerProvider] = weakref.WeakSet()
 _switches: weakref.WeakKeyDictionary[SdkTracerProvider, ExportSwitch] = weakref.WeakKeyDictionary()
 _private_provider: SdkTracerProvider | None = None
+_metrics_pipeline: MetricsPipeline | None = None  # the meter provider init(metrics=True) created, if any
 _hooks_registered = False
 _warned_no_key = False
 _debug_handler: logging.Handler | None = None
@@ -64,6 +72,10 @@ def init(
     export_all_spans: bool = False,
     instrument: bool = False,
     stream_usage: bool | None = None,
+    media: str | None = None,
+    media_max_bytes: int | None = None,
+    prices: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    metrics: bool | None = None,
 ) -> None:
     """Set up tracing of LLM calls and export to Fallom.
 
@@ -87,6 +99,24 @@ def init(
         stream_usage: Ask OpenAI chat / legacy-completion streams for their usage chunk when the caller did not
             (``FALLOM_STREAM_USAGE``, default False). The request gets ``stream_options.include_usage`` on a copy of
             the arguments and the extra chunk is hidden from the caller, so token counts are known for every stream.
+        media: Where inline (base64) images, audio and documents go (``FALLOM_MEDIA``, default ``"fallom"``): they
+            are never put in a span. ``"fallom"`` uploads them in the background to ``{base_url}/v1/media/{sha256}``
+            and the span records that URI; ``"file:///dir"`` (or a directory path) writes ``<dir>/<sha256>`` files;
+            ``"none"`` records only their mime type, size and sha256. URL images are always recorded as URLs.
+        media_max_bytes: Largest decoded size of one piece of media that is uploaded (``FALLOM_MEDIA_MAX_BYTES``,
+            default 20 MiB); larger ones are recorded as mime type and size only.
+        prices: Your own model prices, in US dollars per million tokens, used before genai-prices' data (for
+            fine-tunes, self-hosted OpenAI-compatible models, negotiated rates): a mapping such as
+            ``{"my-fine-tune": {"input_mtok": 3.0, "output_mtok": 12.0, "cache_read_mtok": 0.3}}``, or the path of a
+            JSON file holding one (``FALLOM_PRICES``). Keys are model names (``"ft:gpt-4o-mini:*"`` matches by
+            prefix) or a provider name (``"openai"``, ``"anthropic"``, ``"azure.ai.openai"``, ...) holding model
+            entries for that provider only. ``input_mtok`` and ``output_mtok`` are required; ``cache_read_mtok``,
+            ``cache_write_mtok`` and ``cache_write_1h_mtok`` default to the input rate. A bad entry raises here.
+        metrics: GenAI metrics (``FALLOM_METRICS``): ``gen_ai.client.operation.duration``,
+            ``gen_ai.client.token.usage``, ``gen_ai.client.operation.time_to_first_chunk`` and ``fallom.client.cost``.
+            True exports them over OTLP/HTTP to ``{base_url}/v1/metrics``, unless the application set its own global
+            meter provider, which is then used; False records none; None (default) records into the application's
+            meter provider when it set one, else none.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -103,6 +133,10 @@ def init(
         propagate=propagate,
         export_all_spans=export_all_spans,
         stream_usage=stream_usage,
+        media=media,
+        media_max_bytes=media_max_bytes,
+        prices=prices,
+        metrics=metrics,
     )
     _configure_logging(config.debug)
     with _lock:
@@ -124,6 +158,8 @@ def init(
             )
         previous = switch.swap(pipeline, genai_only=not (owned or config.export_all_spans))
         _state = _State(config=config, provider=provider, owned=owned, switch=switch)
+        previous_metrics = _swap_metrics(config)
+        _media.configure(config)
     from fallom_otel._providers import refresh_settings
 
     refresh_settings()
@@ -134,6 +170,12 @@ def init(
     if previous is not None:
         # Deliver what the old pipeline still holds without making init() wait for its backend.
         threading.Thread(target=previous.shutdown, name="fallom-otel-retire", daemon=True).start()
+    if previous_metrics is not None:
+        threading.Thread(
+            target=previous_metrics.shutdown_within, args=(30_000,), name="fallom-otel-retire-metrics", daemon=True
+        ).start()
+    # Load the price data in the background now, so the first traced call does not wait for it.
+    _cost.warm_up()
     _logger.debug(
         "fallom-otel initialised: endpoint=%s api_key=%s capture_content=%s propagate=%s provider=%s export=%s",
         config.traces_endpoint,
@@ -146,7 +188,7 @@ def init(
 
 
 def flush(timeout_millis: int = 30_000) -> bool:
-    """Export every span queued so far, waiting at most ``timeout_millis``.
+    """Export every span queued so far and finish the queued media uploads, waiting at most ``timeout_millis``.
 
     Call it before a short-lived process (a script, a serverless handler) ends.
 
@@ -155,13 +197,21 @@ def flush(timeout_millis: int = 30_000) -> bool:
 
     Returns:
         True when everything queued was accepted by the backend in time; False when the wait timed out, an
-        export failed (the spans were dropped and a warning logged), or ``init()`` was not called.
+        export failed (the spans were dropped and a warning logged), or ``init()`` was not called. A media upload
+        that failed for good is dropped with a warning and does not make this False.
     """
     with _lock:
         state = _state
     if state is None:
         return False
-    return state.switch.force_flush(timeout_millis)
+    deadline = time.monotonic() + timeout_millis / 1000
+    spans = state.switch.force_flush(timeout_millis)
+    metrics_pipeline = _metrics_pipeline
+    if metrics_pipeline is not None:
+        remaining = max(int((deadline - time.monotonic()) * 1000), 0)
+        spans = metrics_pipeline.force_flush(remaining) and spans
+    # Media uploads queued so far (their URIs are already in the spans) get the rest of the time.
+    return _media.flush(deadline - time.monotonic()) and spans
 
 
 def shutdown(timeout_millis: int = 30_000) -> None:
@@ -178,14 +228,33 @@ def shutdown(timeout_millis: int = 30_000) -> None:
         if state is None:
             return
         pipeline = state.switch.swap(None, genai_only=True)
+        metrics_pipeline = _swap_metrics(None)
+    deadline = time.monotonic() + timeout_millis / 1000
     if pipeline is not None:
         pipeline.shutdown_within(timeout_millis)
+    if metrics_pipeline is not None:
+        metrics_pipeline.shutdown_within(max(int((deadline - time.monotonic()) * 1000), 0))
+    _media.shutdown(deadline - time.monotonic())
 
 
 def current_config() -> FallomConfig | None:
     """The configuration of the last ``init()``, or None before it (or after ``shutdown()``)."""
     state = _state
     return state.config if state is not None else None
+
+
+def meter_provider() -> MeterProvider | None:
+    """The meter provider fallom-otel's instrumentors should record metrics into, or None for no metrics."""
+    return meter_provider_for(current_config(), _metrics_pipeline)
+
+
+def _swap_metrics(config: FallomConfig | None) -> MetricsPipeline | None:
+    """Install the metrics pipeline ``config`` asks for (None: none) and return the previous one to retire."""
+    global _metrics_pipeline
+    previous = _metrics_pipeline
+    wanted = config is not None and config.metrics is True and config.exports and global_meter_provider() is None
+    _metrics_pipeline = MetricsPipeline(config) if wanted and config is not None else None
+    return previous
 
 
 def tracer_provider() -> trace.TracerProvider:

@@ -12,6 +12,10 @@ __all__ = [
     "FALLOM_BASE_URL",
     "FALLOM_CAPTURE_CONTENT",
     "FALLOM_DEBUG",
+    "FALLOM_MEDIA",
+    "FALLOM_MEDIA_MAX_BYTES",
+    "FALLOM_METRICS",
+    "FALLOM_PRICES",
     "FALLOM_PROPAGATE",
     "FALLOM_STREAM_USAGE",
 ]
@@ -34,3 +38,21 @@ FALLOM_PROPAGATE = "FALLOM_PROPAGATE"
 FALLOM_STREAM_USAGE = "FALLOM_STREAM_USAGE"
 """``true``/``false``: ask OpenAI chat and legacy-completion streams for their usage chunk
 (``stream_options.include_usage``) when the caller did not, hiding that chunk from the caller. Default: ``false``."""
+
+FALLOM_MEDIA = "FALLOM_MEDIA"
+"""Where inline (base64) images, audio and documents go: ``fallom`` (uploaded to ``{base_url}/v1/media/{sha256}``,
+the span records that URI), ``file:///dir`` or a directory path (written to ``<dir>/<sha256>``), or ``none``
+(the span records only mime type, size and sha256). Default: ``fallom``."""
+
+FALLOM_MEDIA_MAX_BYTES = "FALLOM_MEDIA_MAX_BYTES"
+"""Largest decoded size of one piece of inline media that is uploaded; larger ones are recorded as metadata only
+(mime type, size). Default: ``20971520`` (20 MiB)."""
+
+FALLOM_PRICES = "FALLOM_PRICES"
+"""Path of a JSON file of your own model prices (USD per million tokens), the format of ``init(prices=...)``, e.g.
+``{"my-fine-tune": {"input_mtok": 3.0, "output_mtok": 12.0}}``. They win over genai-prices' data. Default: none."""
+
+FALLOM_METRICS = "FALLOM_METRICS"
+"""``true``/``false``: GenAI metrics. ``true`` exports them to ``{base_url}/v1/metrics`` unless the application set
+its own meter provider (then that one is used); ``false`` records none. Default (unset): the application's meter
+provider when it set one, else no metrics."""

@@ -18,6 +18,10 @@ Endpoints:
   in the protobuf JSON mapping, where ids are base64), honouring ``Content-Encoding: gzip``/``deflate``. A malformed
   body is answered with 400 and recorded with ``error`` set.
 * ``PUT /v1/media/<id>`` stores a body (201 when new, 200 when replaced); ``GET /v1/media/<id>`` returns it or 404.
+  :attr:`OtlpReceiver.media_status` (a non-2xx status is answered without storing, with ``Retry-After`` when
+  :attr:`OtlpReceiver.media_retry_after` is set) and :attr:`OtlpReceiver.media_delay` control ``PUT``.
+* ``POST /v1/metrics`` decodes an ``ExportMetricsServiceRequest`` (protobuf or JSON, compressed as above) into
+  :attr:`OtlpReceiver.metrics` (one :class:`ReceivedMetric` per metric per request); always answered 200.
 * Anything else is answered with 404.
 
 Behaviour controls, thread-safe and changeable at any time, apply to ``POST /v1/traces``: :attr:`OtlpReceiver.status`
@@ -46,6 +50,10 @@ from urllib.parse import urlsplit
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -53,12 +61,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-__all__ = ["OtlpReceiver", "ReceivedRequest", "ReceivedSpan"]
+__all__ = ["OtlpReceiver", "ReceivedMetric", "ReceivedPoint", "ReceivedRequest", "ReceivedSpan"]
 
 _logger = logging.getLogger(__name__)
 _E = TypeVar("_E", bound=int)
 
 TRACES_PATH = "/v1/traces"
+METRICS_PATH = "/v1/metrics"
 MEDIA_PREFIX = "/v1/media/"
 _MAX_BODY = 64 * 1024 * 1024
 _DELAY_POLL = 0.05
@@ -132,6 +141,94 @@ class ReceivedSpan:
     scope_version: str
     scope_schema_url: str
     resource_schema_url: str
+
+
+@dataclass(frozen=True)
+class ReceivedPoint:
+    """One data point of a received metric (histogram fields are empty/zero for sums and gauges).
+
+    Attributes:
+        attributes: The point's attributes.
+        value: A sum's or gauge's value; a histogram's sum.
+        count: A histogram's count (0 otherwise).
+        bucket_counts: A histogram's bucket counts.
+        explicit_bounds: A histogram's bucket boundaries.
+    """
+
+    attributes: dict[str, Any]
+    value: float
+    count: int = 0
+    bucket_counts: tuple[int, ...] = ()
+    explicit_bounds: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReceivedMetric:
+    """A metric decoded from an ``ExportMetricsServiceRequest``.
+
+    Attributes:
+        name: The metric name.
+        unit: Its unit.
+        description: Its description.
+        kind: ``histogram``, ``sum`` or ``gauge``.
+        monotonic: For sums, whether the sum is monotonic.
+        points: Its data points.
+        scope_name: Instrumentation scope name.
+        scope_schema_url: Schema URL of the scope metrics.
+        resource_attributes: Attributes of the resource.
+    """
+
+    name: str
+    unit: str
+    description: str
+    kind: str
+    monotonic: bool
+    points: list[ReceivedPoint]
+    scope_name: str
+    scope_schema_url: str
+    resource_attributes: dict[str, Any]
+
+
+def _decode_metrics(request: ExportMetricsServiceRequest) -> list[ReceivedMetric]:
+    decoded: list[ReceivedMetric] = []
+    for resource_metrics in request.resource_metrics:
+        resource_attributes = _attributes(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data") or ""
+                points: list[ReceivedPoint] = []
+                monotonic = False
+                if kind == "histogram":
+                    for hp in metric.histogram.data_points:
+                        points.append(
+                            ReceivedPoint(
+                                _attributes(hp.attributes),
+                                hp.sum,
+                                hp.count,
+                                tuple(hp.bucket_counts),
+                                tuple(hp.explicit_bounds),
+                            )
+                        )
+                elif kind in ("sum", "gauge"):
+                    data = metric.sum if kind == "sum" else metric.gauge
+                    monotonic = kind == "sum" and metric.sum.is_monotonic
+                    for np in data.data_points:
+                        number = np.as_double if np.WhichOneof("value") == "as_double" else float(np.as_int)
+                        points.append(ReceivedPoint(_attributes(np.attributes), number))
+                decoded.append(
+                    ReceivedMetric(
+                        name=metric.name,
+                        unit=metric.unit,
+                        description=metric.description,
+                        kind=kind,
+                        monotonic=monotonic,
+                        points=points,
+                        scope_name=scope_metrics.scope.name,
+                        scope_schema_url=scope_metrics.schema_url,
+                        resource_attributes=dict(resource_attributes),
+                    )
+                )
+    return decoded
 
 
 class _BadRequest(Exception):
@@ -247,6 +344,7 @@ class _Answer:
     status: int
     content_type: str
     body: bytes
+    retry_after: str | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -312,6 +410,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(answer.body)))
+            if answer.retry_after is not None:
+                self.send_header("Retry-After", answer.retry_after)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(answer.body)
@@ -343,7 +443,11 @@ class OtlpReceiver:
         self._requests: list[ReceivedRequest] = []
         self._spans: list[ReceivedSpan] = []
         self._rejected: list[ReceivedSpan] = []
+        self._metrics: list[ReceivedMetric] = []
         self._media: dict[str, tuple[bytes, str]] = {}
+        self._media_status = 0  # 0: the normal 201/200
+        self._media_delay = 0.0
+        self._media_retry_after: str | None = None
         self._in_flight = 0
         self._port = 0
         self._server: _Server | None = None
@@ -445,6 +549,44 @@ class OtlpReceiver:
         with self._cond:
             self._delay = value
 
+    @property
+    def media_status(self) -> int:
+        """Status answered for ``PUT /v1/media/<id>``; 0 (default) stores and answers 201/200, else nothing is kept."""
+        with self._cond:
+            return self._media_status
+
+    @media_status.setter
+    def media_status(self, value: int) -> None:
+        with self._cond:
+            self._media_status = value
+
+    @property
+    def media_delay(self) -> float:
+        """Seconds to wait before handling ``PUT /v1/media/<id>`` (interrupted by :meth:`stop`)."""
+        with self._cond:
+            return self._media_delay
+
+    @media_delay.setter
+    def media_delay(self, value: float) -> None:
+        with self._cond:
+            self._media_delay = value
+
+    @property
+    def media_retry_after(self) -> str | None:
+        """``Retry-After`` value sent with a non-2xx :attr:`media_status`, or None for none."""
+        with self._cond:
+            return self._media_retry_after
+
+    @media_retry_after.setter
+    def media_retry_after(self, value: str | None) -> None:
+        with self._cond:
+            self._media_retry_after = value
+
+    @property
+    def media_puts(self) -> list[ReceivedRequest]:
+        """Snapshot of the ``PUT /v1/media/<id>`` requests (answered or not)."""
+        return [r for r in self.requests if r.method == "PUT" and urlsplit(r.path).path.startswith(MEDIA_PREFIX)]
+
     # -- recorded data ---------------------------------------------------------------------------------------------
 
     @property
@@ -452,6 +594,30 @@ class OtlpReceiver:
         """Snapshot of the accepted spans, in arrival order."""
         with self._cond:
             return list(self._spans)
+
+    @property
+    def metrics(self) -> list[ReceivedMetric]:
+        """Snapshot of the received metrics, in arrival order (a metric exported twice appears twice)."""
+        with self._cond:
+            return list(self._metrics)
+
+    @property
+    def metric_requests(self) -> list[ReceivedRequest]:
+        """Snapshot of the ``POST /v1/metrics`` requests."""
+        return [r for r in self.requests if r.method == "POST" and urlsplit(r.path).path == METRICS_PATH]
+
+    def wait_for_metrics(self, names: Iterable[str], timeout: float = 10.0) -> list[ReceivedMetric]:
+        """Block until a metric of each of ``names`` was received; return all received metrics.
+
+        Raises:
+            AssertionError: On timeout, listing what was received.
+        """
+        wanted = set(names)
+        with self._cond:
+            if not self._cond.wait_for(lambda: wanted <= {m.name for m in self._metrics}, timeout):
+                got = sorted({m.name for m in self._metrics})
+                raise AssertionError(f"expected metrics {sorted(wanted)} within {timeout}s; got {got}")
+            return list(self._metrics)
 
     @property
     def rejected(self) -> int:
@@ -535,6 +701,7 @@ class OtlpReceiver:
             self._requests.clear()
             self._spans.clear()
             self._rejected.clear()
+            self._metrics.clear()
             self._media.clear()
 
     def _summary(self) -> str:
@@ -576,6 +743,8 @@ class OtlpReceiver:
         path = urlsplit(target).path
         if path == TRACES_PATH and method == "POST":
             return self._handle_traces(target, headers, raw)
+        if path == METRICS_PATH and method == "POST":
+            return self._handle_metrics(target, headers, raw)
         if path.startswith(MEDIA_PREFIX) and len(path) > len(MEDIA_PREFIX) and method in ("PUT", "GET"):
             return self._handle_media(method, target, path[len(MEDIA_PREFIX) :], headers, raw)
         answer = _Answer(404, _TEXT, f"no handler for {method} {path}\n".encode())
@@ -597,11 +766,38 @@ class OtlpReceiver:
             answer = _Answer(status, _TEXT, f"configured to answer {status}\n".encode())
         return self._record("POST", target, headers, raw, body, answer, None, spans)
 
+    def _handle_metrics(self, target: str, headers: dict[str, str], raw: bytes) -> _Answer | None:
+        body = b""
+        try:
+            body = _decompress(raw, headers.get("content-encoding", ""))
+            content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if content_type == _PROTOBUF:
+                request = ExportMetricsServiceRequest.FromString(body)
+            elif content_type == _JSON:
+                request = json_format.Parse(body, ExportMetricsServiceRequest())
+            else:
+                raise _BadRequest(415, f"unsupported content-type: {content_type!r}")
+        except (DecodeError, json_format.ParseError, ValueError) as error:
+            bad = _BadRequest(400, f"malformed ExportMetricsServiceRequest: {error}")
+            return self._record("POST", target, headers, raw, body, _error_answer(bad), str(bad))
+        except _BadRequest as bad:
+            return self._record("POST", target, headers, raw, body, _error_answer(bad), str(bad))
+        with self._cond:
+            self._metrics.extend(_decode_metrics(request))
+        answer = _Answer(200, _PROTOBUF, ExportMetricsServiceResponse().SerializeToString())
+        return self._record("POST", target, headers, raw, body, answer, None)
+
     def _handle_media(
         self, method: str, target: str, media_id: str, headers: dict[str, str], raw: bytes
     ) -> _Answer | None:
+        if method == "PUT" and not self._wait_delay(lambda: self.media_delay):
+            return self._record(method, target, headers, raw, raw, None, "receiver stopped before answering")
         with self._cond:
-            if method == "PUT":
+            if method == "PUT" and self._media_status:
+                answer = _Answer(self._media_status, _TEXT, f"configured to answer {self._media_status}\n".encode())
+                if self._media_retry_after is not None:
+                    answer = _Answer(answer.status, answer.content_type, answer.body, self._media_retry_after)
+            elif method == "PUT":
                 content_type = headers.get("content-type", "application/octet-stream")
                 status = 200 if media_id in self._media else 201
                 self._media[media_id] = (raw, content_type)
@@ -613,11 +809,12 @@ class OtlpReceiver:
                 answer = _Answer(404, _TEXT, f"no media {media_id!r}\n".encode())
         return self._record(method, target, headers, raw, raw, answer, None)
 
-    def _wait_delay(self) -> bool:
+    def _wait_delay(self, delay: Callable[[], float] | None = None) -> bool:
         """Wait out :attr:`delay` (re-read while waiting); ``False`` when :meth:`stop` interrupted the wait."""
         started = time.monotonic()
         stop_event = self._stop_event
-        while (remaining := self.delay - (time.monotonic() - started)) > 0:
+        read = delay or (lambda: self.delay)
+        while (remaining := read() - (time.monotonic() - started)) > 0:
             if stop_event.wait(min(remaining, _DELAY_POLL)):
                 return False
         return True

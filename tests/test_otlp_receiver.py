@@ -435,7 +435,14 @@ def test_media_put_and_get(rx: OtlpReceiver) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/traces"), ("POST", "/v1/metrics"), ("GET", "/"), ("DELETE", "/v1/media/x"), ("PUT", "/v1/media/")],
+    [
+        ("GET", "/v1/traces"),
+        ("POST", "/v1/logs"),
+        ("GET", "/v1/metrics"),
+        ("GET", "/"),
+        ("DELETE", "/v1/media/x"),
+        ("PUT", "/v1/media/"),
+    ],
 )
 def test_unknown_routes_are_404(rx: OtlpReceiver, method: str, path: str) -> None:
     data = b"x" if method in ("POST", "PUT") else None

@@ -18,11 +18,13 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from fallom_otel_instrumentors._content import dumps
 from fallom_otel_instrumentors._hooks import Hooks
+from fallom_otel_instrumentors._metrics import GenAIMetrics
 from fallom_otel_instrumentors._safety import guard
 from fallom_otel_semconv import SCHEMA_URL, common, gen_ai
 from fallom_otel_semconv import fallom as fallom_keys
@@ -31,10 +33,17 @@ __all__ = ["Invocation", "TelemetryHandler", "Usage", "error_type_of"]
 
 
 class Usage:
-    """Token counts as the provider reported them; a field left None is not recorded (never guessed)."""
+    """Token counts as the provider reported them; a field left None is not recorded (never guessed).
+
+    ``cache_write_5m_input_tokens`` / ``cache_write_1h_input_tokens`` split ``cache_write_input_tokens`` by cache
+    lifetime where the provider reports it (Anthropic ``usage.cache_creation``); the two lifetimes are billed at
+    different rates. They have no semconv key, so they feed the end hooks (cost) but are not span attributes.
+    """
 
     __slots__ = (
         "cache_read_input_tokens",
+        "cache_write_1h_input_tokens",
+        "cache_write_5m_input_tokens",
         "cache_write_input_tokens",
         "input_tokens",
         "output_tokens",
@@ -45,7 +54,9 @@ class Usage:
         self.input_tokens: int | None = None  # billed input, cache reads and writes included
         self.output_tokens: int | None = None  # reasoning tokens included
         self.cache_read_input_tokens: int | None = None
-        self.cache_write_input_tokens: int | None = None
+        self.cache_write_input_tokens: int | None = None  # both lifetimes
+        self.cache_write_5m_input_tokens: int | None = None
+        self.cache_write_1h_input_tokens: int | None = None
         self.reasoning_output_tokens: int | None = None
 
     def attributes(self) -> dict[str, AttributeValue]:
@@ -75,6 +86,7 @@ class TelemetryHandler:
         capture_content: bool = False,
         hooks: Hooks | None = None,
         stream_usage: bool = False,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         """Create a handler.
 
@@ -86,12 +98,19 @@ class TelemetryHandler:
             hooks: Extension points (cost, media).
             stream_usage: Ask providers that report usage on streams only on request (OpenAI chat and legacy
                 completions: ``stream_options.include_usage``) to report it; the extra chunk is hidden from the caller.
+            meter_provider: Where the GenAI client metrics go; None records no metrics (and costs nothing per call).
         """
         self.tracer = trace.get_tracer(scope_name, scope_version, tracer_provider, schema_url=SCHEMA_URL)
         self.capture_content = capture_content
         self.configured_with = (tracer_provider, capture_content)
         self.hooks = hooks or Hooks()
         self.stream_usage = stream_usage
+        self.meter_provider = meter_provider
+        self.metrics = (
+            GenAIMetrics(meter_provider, scope_name=scope_name, scope_version=scope_version)
+            if meter_provider is not None
+            else None
+        )
 
     def start(
         self,
@@ -127,7 +146,12 @@ class TelemetryHandler:
             start_attributes.update(attributes)
         name = f"{operation} {request_model}" if request_model else operation
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=start_attributes)
-        return Invocation(self, span, operation, provider, request_model)
+        invocation = Invocation(self, span, operation, provider, request_model)
+        if server_address:
+            # Kept for the metrics, which repeat the span's server attributes.
+            invocation.server_address = server_address
+            invocation.server_port = server_port
+        return invocation
 
 
 class Invocation:
@@ -147,6 +171,8 @@ class Invocation:
         "request_model",
         "response_id",
         "response_model",
+        "server_address",
+        "server_port",
         "span",
         "time_to_first_chunk",
         "time_to_first_token",
@@ -170,6 +196,8 @@ class Invocation:
         self.time_to_first_token: float | None = None  # seconds, monotonic clock
         self.attributes: dict[str, AttributeValue] = {}  # further response attributes
         self.error_type: str | None = None  # a failure reported in the response itself; stop() then fails
+        self.server_address: str | None = None
+        self.server_port: int | None = None
         self._started = time.perf_counter()
         self._ended = False
         self._lock = threading.Lock()
@@ -211,6 +239,10 @@ class Invocation:
             return
         with guard:
             self.span.set_attributes(self._final_attributes())
+        metrics = self.handler.metrics
+        if metrics is not None:
+            with guard:
+                metrics.record(self, time.perf_counter() - self._started, None)
         self.span.end()
 
     def fail(self, error: BaseException | None, error_type: str | None = None, description: str | None = None) -> None:
@@ -223,6 +255,7 @@ class Invocation:
         """
         if not self._claim_end():
             return
+        resolved_type = common.ERROR_TYPE_OTHER
         with guard:
             attributes = self._final_attributes()
             resolved_type = error_type or (error_type_of(error) if error is not None else common.ERROR_TYPE_OTHER)
@@ -237,6 +270,10 @@ class Invocation:
             if description is None:
                 description = str(error) if (error is not None and self.capture_content) else resolved_type
             self.span.set_status(Status(StatusCode.ERROR, description))
+        metrics = self.handler.metrics
+        if metrics is not None:
+            with guard:
+                metrics.record(self, time.perf_counter() - self._started, resolved_type)
         self.span.end()
 
     def _claim_end(self) -> bool:

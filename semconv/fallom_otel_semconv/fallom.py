@@ -55,7 +55,9 @@ FALLOM_COST_OUTPUT_USD = "fallom.cost.output_usd"
 """Output part of `FALLOM_COST_USD`, when the price is known."""
 
 FALLOM_COST_SOURCE = "fallom.cost.source"
-"""Where the prices used for the cost came from (e.g. ``genai-prices``), set with the cost attributes."""
+"""Where the prices used for the cost came from, set with the cost attributes: ``genai-prices <version>`` (plus
+``(prices updated <date>)`` for a refreshed snapshot), ``user`` for ``init(prices=...)``, ``user:<file name>`` for a
+``FALLOM_PRICES`` file."""
 
 # --- W3C baggage (only when a session propagates across services) -----------------------------------------------
 

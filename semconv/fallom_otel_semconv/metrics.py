@@ -17,7 +17,11 @@ __all__ = [
 # --- Metric names ------------------------------------------------------------------------------------------------
 
 GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
-"""Histogram of call durations, in `UNIT_SECONDS`, with `DURATION_BUCKETS`; ``error.type`` on failed calls."""
+"""Histogram of call durations, in `UNIT_SECONDS`, with `DURATION_BUCKETS`; ``error.type`` on failed calls.
+
+Every metric here carries only low-cardinality attributes (``gen_ai.operation.name``, ``gen_ai.provider.name``,
+``gen_ai.request.model``, ``gen_ai.response.model``, ``server.address``, ``server.port``, plus ``error.type`` /
+``gen_ai.token.type`` where noted): never session, customer or conversation ids."""
 
 GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
 """Histogram of billed tokens per call and token type (``gen_ai.token.type``), in `UNIT_TOKEN`, with
@@ -28,7 +32,9 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_f
 `DURATION_BUCKETS`. Streams only."""
 
 FALLOM_CLIENT_COST = "fallom.client.cost"
-"""Counter of call cost in `UNIT_USD`. Recorded only when the model's price is known."""
+"""Counter of call cost in `UNIT_USD` (the span's ``fallom.cost.usd``), with the attributes of the GenAI client
+metrics (operation, provider, request and response model, server address and port). Recorded only when the model's
+price is known."""
 
 # --- Units (UCUM) ------------------------------------------------------------------------------------------------
 

@@ -13,7 +13,17 @@ from fallom_otel_instrumentors.openai._common import get, given, usage_int
 from fallom_otel_semconv import gen_ai
 from fallom_otel_semconv.gen_ai import FinishReasonValues, GenAiOperationNameValues, GenAiProviderNameValues
 
-__all__ = ["CHAT", "finish_reason", "get", "given", "record_usage", "request_attributes", "start_call", "usage_int"]
+__all__ = [
+    "CHAT",
+    "cache_write_split",
+    "finish_reason",
+    "get",
+    "given",
+    "record_usage",
+    "request_attributes",
+    "start_call",
+    "usage_int",
+]
 
 CHAT = GenAiOperationNameValues.CHAT.value
 ANTHROPIC = GenAiProviderNameValues.ANTHROPIC.value
@@ -131,9 +141,28 @@ def record_usage(invocation: Invocation, usage: Any) -> None:
     target.cache_write_input_tokens = cache_write
     target.input_tokens = billed_input(usage_int(get(usage, "input_tokens")), cache_read, cache_write)
     target.output_tokens = usage_int(get(usage, "output_tokens"))
+    split = cache_write_split(usage)
+    if split is not None:
+        target.cache_write_5m_input_tokens, target.cache_write_1h_input_tokens = split
     reasoning = usage_int(get(get(usage, "output_tokens_details"), "thinking_tokens"))
     if reasoning is not None:
         target.reasoning_output_tokens = reasoning
+
+
+def cache_write_split(usage: Any) -> tuple[int | None, int | None] | None:
+    """``(5-minute, 1-hour)`` cache-write tokens from ``usage.cache_creation``; None when the usage has no split.
+
+    A 1-hour cache write is billed at twice the base input rate, a 5-minute one at 1.25 times, so the cost needs the
+    split; without it (older API versions) every write is a 5-minute write, the only lifetime those versions had.
+    """
+    creation = get(usage, "cache_creation")
+    if creation is None:
+        return None
+    five = usage_int(get(creation, "ephemeral_5m_input_tokens"))
+    hour = usage_int(get(creation, "ephemeral_1h_input_tokens"))
+    if five is None and hour is None:
+        return None
+    return five, hour
 
 
 def billed_input(input_tokens: int | None, cache_read: int | None, cache_write: int | None) -> int | None:

@@ -12,6 +12,7 @@ from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
 from fallom_otel_instrumentors._results import finish_result
 from fallom_otel_instrumentors.anthropic._common import (
     billed_input,
+    cache_write_split,
     finish_reason,
     get,
     record_usage,
@@ -62,7 +63,9 @@ def record_message(invocation: Invocation, message: Any) -> None:
         invocation.finish_reasons = [reason]
     record_usage(invocation, get(message, "usage"))
     if invocation.capture_content:
-        invocation.output_messages = [output_message(get(message, "content"), reason or "")]
+        invocation.output_messages = [
+            output_message(get(message, "content"), reason or "", invocation.handler.hooks.media)
+        ]
 
 
 class _Block:
@@ -87,9 +90,11 @@ class AnthropicStreamAccumulator:
         "_blocks",
         "_cache_read",
         "_cache_write",
+        "_cache_write_split",
         "_capture",
         "_id",
         "_input",
+        "_media",
         "_model",
         "_output",
         "_reasoning",
@@ -99,6 +104,7 @@ class AnthropicStreamAccumulator:
 
     def __init__(self, invocation: Invocation) -> None:
         self._capture = invocation.capture_content
+        self._media = invocation.handler.hooks.media
         self._blocks: dict[int, _Block] = {}
         self._id: str | None = None
         self._model: str | None = None
@@ -108,6 +114,7 @@ class AnthropicStreamAccumulator:
         self._output: int | None = None
         self._cache_read: int | None = None
         self._cache_write: int | None = None
+        self._cache_write_split: tuple[int | None, int | None] | None = None
         self._reasoning: int | None = None
 
     def add(self, event: Any) -> int:
@@ -152,7 +159,7 @@ class AnthropicStreamAccumulator:
             initial = None  # tool input arrives as JSON pieces; the block's ``input`` is an empty placeholder
         buffered = self._blocks[index] = _Block(kind, getattr(block, "id", None), getattr(block, "name", None), initial)
         if kind not in _STREAMED_KINDS:
-            buffered.part = block_part(block, None)
+            buffered.part = block_part(block, self._media)
 
     def _on_start(self, message: Any) -> None:
         self._started = True
@@ -181,6 +188,9 @@ class AnthropicStreamAccumulator:
             value = usage_int(getattr(usage, name, None))
             if value is not None:
                 setattr(self, slot, value)
+        split = cache_write_split(usage)
+        if split is not None:
+            self._cache_write_split = split
         reasoning = usage_int(get(getattr(usage, "output_tokens_details", None), "thinking_tokens"))
         if reasoning is not None:
             self._reasoning = reasoning
@@ -199,6 +209,8 @@ class AnthropicStreamAccumulator:
         usage.cache_write_input_tokens = self._cache_write
         usage.input_tokens = billed_input(self._input, self._cache_read, self._cache_write)
         usage.output_tokens = self._output
+        if self._cache_write_split is not None:
+            usage.cache_write_5m_input_tokens, usage.cache_write_1h_input_tokens = self._cache_write_split
         if self._reasoning is not None:
             usage.reasoning_output_tokens = self._reasoning
         if self._capture and self._started:
