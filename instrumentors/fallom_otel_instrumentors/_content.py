@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "dumps",
     "inline_media_part",
     "parse_json_arguments",
+    "sniff_mime_type",
     "to_plain",
 ]
 
@@ -37,7 +39,9 @@ MediaHandler = Callable[[bytes, str, str], "parts.Part"]
 """``(data, mime_type, modality) -> part``: turns inline media into the part recorded instead of the bytes.
 
 ``fallom_otel`` installs one that uploads the bytes off the request path and returns a ``uri`` part; without one,
-the part is a metadata-only ``blob`` (mime type, byte size, sha256) and the bytes are never recorded.
+the part is a metadata-only ``blob`` (mime type, byte size, sha256) and the bytes are never recorded. It runs on the
+calling thread: it must be quick and must not block. An optional ``max_bytes`` attribute (int) on the handler caps
+the decoded size it is given; larger payloads are not decoded and become a metadata-only ``blob`` part.
 """
 
 
@@ -92,15 +96,26 @@ def parse_json_arguments(arguments: Any) -> Any:
 def inline_media_part(b64_data: str, mime_type: str, modality: str, media_handler: MediaHandler | None) -> parts.Part:
     """The part recorded for inline (base64) media: never the payload itself.
 
+    The payload is decoded on the calling thread (the handler needs the bytes to name them); nothing of the caller's
+    request is copied or changed. A handler may carry a ``max_bytes`` attribute: a payload whose decoded size is
+    clearly above it is not decoded at all, and the part records its mime type and size only.
+
     Args:
-        b64_data: The base64 payload (standard or URL-safe alphabet, padded or not).
-        mime_type: Its media type, e.g. ``image/png``.
+        b64_data: The base64 payload (standard or URL-safe alphabet, padded or not, whitespace ignored).
+        mime_type: Its media type, e.g. ``image/png``; empty when unknown (then sniffed from the first bytes).
         modality: ``image``, ``audio``, ``video`` or ``document``.
         media_handler: Turns the decoded bytes into a part (e.g. an uploaded ``uri``); None records metadata only.
     """
+    max_bytes = getattr(media_handler, "max_bytes", None)
+    if isinstance(max_bytes, int):
+        size = _decoded_size(b64_data)
+        # Whitespace inside the payload makes the estimate a little high: only skip what is surely too large.
+        if size > max_bytes + max_bytes // 32 + 3:
+            return parts.blob_part(modality, mime_type=mime_type or None, size=size)
     data = _decode_base64(b64_data)
     if data is None:
         return parts.blob_part(modality, mime_type=mime_type or None)
+    mime_type = mime_type or sniff_mime_type(data)
     if media_handler is not None:
         return media_handler(data, mime_type, modality)
     return parts.blob_part(
@@ -112,17 +127,77 @@ def data_url_part(url: str, modality: str, media_handler: MediaHandler | None) -
     """A ``uri`` part for http(s)/gs URLs; a ``data:`` URL is inline media and never recorded raw."""
     if not url.startswith("data:"):
         return parts.uri_part(modality, url)
-    header, _, payload = url.partition(",")
-    mime_type = header[len("data:") :].split(";", 1)[0]
-    return inline_media_part(payload, mime_type, modality, media_handler)
+    comma = url.find(",")
+    if comma < 0:
+        return parts.blob_part(modality)
+    mime_type = url[len("data:") : comma].split(";", 1)[0].strip().lower()
+    if ";base64" not in url[:comma].lower():
+        # A percent-encoded (not base64) data URL: tiny by nature (SVG, text); its metadata is all that is kept.
+        return parts.blob_part(modality, mime_type=mime_type or None, size=len(url) - comma - 1)
+    return inline_media_part(url[comma + 1 :], mime_type, modality, media_handler)
+
+
+# Leading bytes of the formats providers accept, for media sent without a declared type.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"ID3", "audio/mpeg"),
+    (b"\xff\xfb", "audio/mpeg"),
+    (b"\xff\xf3", "audio/mpeg"),
+    (b"OggS", "audio/ogg"),
+    (b"fLaC", "audio/flac"),
+)
+
+
+def sniff_mime_type(data: bytes) -> str:
+    """The media type told by ``data``'s first bytes (PNG, JPEG, GIF, WebP, PDF, WAV, MP3, Ogg, FLAC), else ``""``."""
+    for signature, mime_type in _SIGNATURES:
+        if data.startswith(signature):
+            return mime_type
+    if data[:4] == b"RIFF":
+        kind = data[8:12]
+        if kind == b"WEBP":
+            return "image/webp"
+        if kind == b"WAVE":
+            return "audio/wav"
+    return ""
+
+
+def _decoded_size(data: str) -> int:
+    """The decoded size of a base64 string without decoding it (exact when it holds no whitespace)."""
+    if data[-1:].isspace():
+        data = data.rstrip()
+    # Count the padding by hand: ``rstrip("=")`` would copy a multi-megabyte payload.
+    length = len(data)
+    while length and data[length - 1] == "=":
+        length -= 1
+    return length // 4 * 3 + max(0, length % 4 - 1)
 
 
 def _decode_base64(data: str) -> bytes | None:
+    # The common case (standard alphabet, padded, no whitespace) decodes in one strict C pass straight from the
+    # string's own buffer, with no copy of the payload; anything else (URL-safe, unpadded, wrapped lines) takes the
+    # tolerant path.
+    try:
+        return _strict_decode(data)
+    except (binascii.Error, ValueError):
+        pass
     cleaned = "".join(data.split())
-    padded = cleaned + "=" * (-len(cleaned) % 4)
+    unpadded = cleaned.rstrip("=")
+    padded = unpadded + "=" * (-len(unpadded) % 4)
     try:
         if "-" in cleaned or "_" in cleaned:
-            return base64.urlsafe_b64decode(padded)
+            return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
         return base64.b64decode(padded, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _strict_decode(data: str) -> bytes:
+    if sys.version_info >= (3, 11):
+        # ``a2b_base64`` reads an ASCII ``str`` in place; ``b64decode`` would first encode it to a bytes copy.
+        return binascii.a2b_base64(data, strict_mode=True)
+    return base64.b64decode(data, validate=True)

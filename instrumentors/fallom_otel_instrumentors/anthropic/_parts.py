@@ -118,11 +118,30 @@ def _tool_result(content: Any, media: MediaHandler | None) -> Any:
     if content is None or isinstance(content, str):
         return content
     if not _is_sequence(content):
-        return to_plain(content)
-    converted = [block_part(block, media) or to_plain(block) for block in content]
+        return _without_inline_media(to_plain(content), media)
+    converted = [block_part(block, media) or _without_inline_media(to_plain(block), media) for block in content]
     if converted and all(isinstance(p, dict) and p.get("type") == "text" for p in converted):
         return "\n".join(str(p.get("content", "")) for p in converted)
     return converted
+
+
+def _without_inline_media(value: Any, media: MediaHandler | None) -> Any:
+    """A plain value with every nested image/document block or base64 source turned into a part.
+
+    Server tool results (``web_fetch_tool_result`` holds a fetched PDF as a base64 ``document``) and blocks we do not
+    know are recorded as plain data: this keeps their inline payloads out of the span like everywhere else.
+    """
+    if isinstance(value, list):
+        return [_without_inline_media(item, media) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("type")
+    source = value.get("source")
+    if kind in (_IMAGE, _DOCUMENT) and isinstance(source, dict):
+        return _source_part(source, kind, media)
+    if kind == "base64" and isinstance(value.get("data"), str):
+        return _source_part(value, _DOCUMENT, media)
+    return {key: _without_inline_media(item, media) for key, item in value.items()}
 
 
 def _tool_definition(tool: Any) -> parts.ToolDefinition | None:
@@ -137,9 +156,9 @@ def _tool_definition(tool: Any) -> parts.ToolDefinition | None:
     )
 
 
-def output_message(content: Any, reason: str) -> parts.OutputMessage:
+def output_message(content: Any, reason: str, media: MediaHandler | None = None) -> parts.OutputMessage:
     """The assistant message of a response (its content blocks) with its finish reason."""
-    return parts.output_message("assistant", content_parts(content, None), reason)
+    return parts.output_message("assistant", content_parts(content, media), reason)
 
 
 def _is_sequence(value: Any) -> bool:

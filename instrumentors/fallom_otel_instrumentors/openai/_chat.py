@@ -44,6 +44,7 @@ from fallom_otel_semconv.gen_ai import (
 CHAT = GenAiOperationNameValues.CHAT.value
 _IMAGE = ModalityValues.IMAGE.value
 _AUDIO = ModalityValues.AUDIO.value
+_AUDIO_FORMATS = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac"}
 _OUTPUT_TYPES = {
     "json_schema": GenAiOutputTypeValues.JSON.value,
     "json_object": GenAiOutputTypeValues.JSON.value,
@@ -145,10 +146,17 @@ def _content_parts(content: Any, media: MediaHandler | None) -> list[parts.Part]
             audio = get(item, "input_audio")
             data, fmt = get(audio, "data"), get(audio, "format")
             if isinstance(data, str):
-                result.append(inline_media_part(data, f"audio/{fmt}" if fmt else "", _AUDIO, media))
+                result.append(inline_media_part(data, _audio_mime_type(fmt), _AUDIO, media))
         elif kind == "file":
             result.append(file_part_of(get(item, "file"), media))
     return result
+
+
+def _audio_mime_type(fmt: Any) -> str:
+    # Chat audio formats (``wav``, ``mp3``, ``flac``, ``opus``, ``pcm16``...) as media types; unknown: sniffed later.
+    if not isinstance(fmt, str) or not fmt or fmt.startswith("pcm"):
+        return ""
+    return _AUDIO_FORMATS.get(fmt, f"audio/{fmt}")
 
 
 def _tool_definition(tool: Any) -> parts.ToolDefinition | None:
@@ -174,8 +182,9 @@ def record_completion(invocation: Invocation, completion: Any) -> None:
     invocation.finish_reasons = reasons
     record_completion_usage(invocation, get(completion, "usage"))
     if invocation.capture_content:
+        media = invocation.handler.hooks.media
         invocation.output_messages = [
-            _output_message(get(c, "message"), reason) for c, reason in zip(choices, reasons, strict=False)
+            _output_message(get(c, "message"), reason, media) for c, reason in zip(choices, reasons, strict=False)
         ]
 
 
@@ -188,11 +197,20 @@ def _record_tier_and_fingerprint(invocation: Invocation, source: Any) -> None:
         invocation.attributes[openai_keys.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
 
 
-def _output_message(message: Any, reason: str) -> parts.OutputMessage:
+def _output_message(message: Any, reason: str, media: MediaHandler | None) -> parts.OutputMessage:
     message_parts: list[parts.Part] = []
     content = get(message, "content")
     if isinstance(content, str):
         message_parts.append(parts.text_part(content))
+    audio = get(message, "audio")
+    if audio is not None:
+        # Spoken output (``modalities=["audio"]``) arrives inline as base64: recorded like inline input media.
+        data = get(audio, "data")
+        if isinstance(data, str) and data:
+            message_parts.append(inline_media_part(data, "", _AUDIO, media))
+        transcript = get(audio, "transcript")
+        if isinstance(transcript, str) and transcript and not isinstance(content, str):
+            message_parts.append(parts.text_part(transcript))
     refusal = get(message, "refusal")
     if isinstance(refusal, str):
         message_parts.append(parts.text_part(refusal))

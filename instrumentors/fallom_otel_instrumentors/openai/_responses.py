@@ -15,6 +15,7 @@ from fallom_otel_instrumentors._content import (
     MediaHandler,
     data_url_part,
     dumps,
+    inline_media_part,
     parse_json_arguments,
     to_plain,
 )
@@ -38,6 +39,7 @@ _USER = RoleValues.USER.value
 _ASSISTANT = RoleValues.ASSISTANT.value
 _TOOL = RoleValues.TOOL.value
 _IMAGE = ModalityValues.IMAGE.value
+_IMAGE_FORMATS = {"svg": "image/svg+xml", "jpg": "image/jpeg"}
 _STOP = FinishReasonValues.STOP.value
 _LENGTH = FinishReasonValues.LENGTH.value
 _TOOL_CALL = FinishReasonValues.TOOL_CALL.value
@@ -219,7 +221,7 @@ def record_response(invocation: Invocation, response: Any, output: Any = None) -
         invocation.error_type = str(get(get(response, "error"), "code") or common.ERROR_TYPE_OTHER)
     _record_usage(invocation, get(response, "usage"))
     if invocation.capture_content:
-        message_parts = _output_parts(output)
+        message_parts = _output_parts(output, invocation.handler.hooks.media)
         if reason is not None or message_parts:
             invocation.output_messages = [parts.output_message(_ASSISTANT, message_parts, reason or "")]
 
@@ -247,16 +249,23 @@ def _record_usage(invocation: Invocation, usage: Any) -> None:
     target.reasoning_output_tokens = usage_int(get(get(usage, "output_tokens_details"), "reasoning_tokens"))
 
 
-def _output_parts(output: Any) -> list[parts.Part]:
+def _output_parts(output: Any, media: MediaHandler | None) -> list[parts.Part]:
     result: list[parts.Part] = []
     for item in output:
         kind = get(item, "type")
         if kind == "message":
-            result.extend(_content_parts(get(item, "content"), None))
+            result.extend(_content_parts(get(item, "content"), media))
         elif kind == "function_call":
             result.append(_tool_call_part(item))
         elif kind == "reasoning":
             result.extend(_reasoning_parts(item))
+        elif kind == "image_generation_call":
+            # The generated image arrives inline as base64 (``result``): recorded like any inline media, never raw.
+            image = get(item, "result")
+            if isinstance(image, str) and image:
+                fmt = get(item, "output_format")
+                mime_type = _IMAGE_FORMATS.get(fmt, f"image/{fmt}") if isinstance(fmt, str) else ""
+                result.append(inline_media_part(image, mime_type, _IMAGE, media))
     return result
 
 
@@ -383,7 +392,8 @@ class ResponsesStreamAccumulator:
         # The stream ended before its final event (cut, closed early, an error event): the output is truncated.
         invocation.finish_reasons = [_ERROR]
         if self._capture:
-            pieces = [(index, _output_parts([item])) for index, item in self._done.items()]
+            media = invocation.handler.hooks.media
+            pieces = [(index, _output_parts([item], media)) for index, item in self._done.items()]
             pieces += [(index, [slot.part()]) for (index, _), slot in self._slots.items()]
             pieces.sort(key=lambda piece: piece[0])
             message_parts = [part for _, item_parts in pieces for part in item_parts]
