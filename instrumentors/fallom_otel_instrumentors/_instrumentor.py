@@ -18,11 +18,13 @@ from typing import Any
 import wrapt
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.metrics import MeterProvider
 
 from fallom_otel_instrumentors._content import capture_from_env
 from fallom_otel_instrumentors._hooks import Hooks
 from fallom_otel_instrumentors._invocation import TelemetryHandler
+from fallom_otel_instrumentors._metrics import global_meter_provider
+from fallom_otel_instrumentors._peers import ours_in_chain, peer_aware_gate, unwrap_ours
 from fallom_otel_instrumentors._scope import call_tracing_active
 from fallom_otel_instrumentors._wrap import Endpoint, HandlerGate, async_traced, sync_traced
 from fallom_otel_instrumentors.version import __version__
@@ -75,6 +77,9 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
                 capture_content=kwargs.get("capture_content"),
                 hooks=kwargs.get("hooks"),
                 stream_usage=bool(kwargs.get("stream_usage", False)),
+                # The OpenTelemetry convention: an explicit ``meter_provider`` (None: no metrics, as a distribution
+                # such as fallom_otel may decide), else the application's global one.
+                meter_provider=kwargs["meter_provider"] if "meter_provider" in kwargs else global_meter_provider(),
             )
             self._process_wide = True
             self._apply()
@@ -94,6 +99,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
         capture_content: bool | None = None,
         hooks: Hooks | None = None,
         stream_usage: bool = False,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         """Set the tracer provider, content policy and hooks used from now on (patches are not touched).
 
@@ -102,6 +108,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
             capture_content: Record content; None reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
             hooks: Extension points (cost, media).
             stream_usage: Ask for usage on streams that report it only on request (see ``TelemetryHandler``).
+            meter_provider: Where the GenAI client metrics go; None records none.
         """
         with self._lock:
             self._handler = TelemetryHandler(
@@ -111,6 +118,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
                 capture_content=capture_from_env() if capture_content is None else capture_content,
                 hooks=hooks,
                 stream_usage=stream_usage,
+                meter_provider=meter_provider,
             )
 
     def enable_for_sessions(self) -> None:
@@ -165,12 +173,13 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
             target = _resolve(patch.module, patch.cls)
             if target is None or not hasattr(target, patch.method):
                 return  # not in this SDK release
-            factory: Callable[[HandlerGate, Endpoint], Callable[..., Any]] = (
-                async_traced if patch.is_async else sync_traced
-            )
-            wrapt.wrap_function_wrapper(
-                patch.module, f"{patch.cls}.{patch.method}", factory(self._gate, patch.endpoint)
-            )
+            if not ours_in_chain(target, patch.method):  # else: our layer left under a peer's by _revert, reused
+                factory: Callable[[HandlerGate, Endpoint], Callable[..., Any]] = (
+                    async_traced if patch.is_async else sync_traced
+                )
+                # The gate also steps aside while another instrumentor traces this method (see _peers).
+                gate = peer_aware_gate(self._gate, patch.module, patch.cls, patch.method)
+                wrapt.wrap_function_wrapper(patch.module, f"{patch.cls}.{patch.method}", factory(gate, patch.endpoint))
             self._applied.append(patch)
 
     def _revert(self) -> None:
@@ -179,7 +188,7 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the OTel bas
         for patch in reversed(self._applied):
             target = _resolve(patch.module, patch.cls)
             if target is not None:
-                unwrap(target, patch.method)
+                unwrap_ours(target, patch.method)  # never a peer's layer wrapped around ours
         self._applied.clear()
         self._deactivated()
 
