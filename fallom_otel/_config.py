@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 
 from fallom_otel import environment_variables as env
 from fallom_otel._cost import PriceTable, load_prices
@@ -100,6 +100,10 @@ def resolve_config(
         traces_endpoint = _validate_url(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, otel_traces_endpoint)
         resolved_base = traces_endpoint.removesuffix(TRACES_PATH) if traces_endpoint.endswith(TRACES_PATH) else ""
         resolved_base = resolved_base or DEFAULT_BASE_URL
+    elif otel_endpoint := os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT, "").strip():
+        # The OTLP convention for the all-signals endpoint: the signal path is appended.
+        resolved_base = _validate_url(OTEL_EXPORTER_OTLP_ENDPOINT, otel_endpoint)
+        traces_endpoint = resolved_base + TRACES_PATH
     else:
         resolved_base = DEFAULT_BASE_URL
         traces_endpoint = resolved_base + TRACES_PATH

@@ -42,14 +42,10 @@ from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
 from opentelemetry.sdk.environment_variables import (
-    OTEL_EXPORTER_OTLP_ENDPOINT,
     OTEL_EXPORTER_OTLP_PROTOCOL,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
     OTEL_SDK_DISABLED,
 )
-
-from fallom_otel import environment_variables as env
 
 __all__ = ["FallomConfigurator", "FallomDistro"]
 
@@ -86,16 +82,10 @@ def init_from_environment() -> None:
         if protocol and protocol != _HTTP_PROTOBUF:
             _logger.warning("fallom-otel exports over OTLP/HTTP protobuf; %s=%s does not apply to it", name, protocol)
             break
-    base_url = None
-    if (
-        not os.environ.get(env.FALLOM_BASE_URL, "").strip()
-        and not os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "").strip()
-    ):
-        base_url = os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT, "").strip().rstrip("/") or None
     from fallom_otel._setup import init
 
     try:
-        init(base_url=base_url)
+        init()
     except (TypeError, ValueError) as error:
         # A configuration mistake: the message says what to fix, a traceback would only add noise.
         _logger.error("fallom-otel: tracing is not configured: %s. The application runs untraced.", error)

@@ -60,6 +60,23 @@ def test_environment_beats_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.exports is True
 
 
+def test_otlp_endpoint_variables_in_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OTEL_EXPORTER_OTLP_ENDPOINT is a base (the signal path is appended); the traces variable is used verbatim and
+    # wins over it; FALLOM_BASE_URL wins over both.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    config = resolve()
+    assert (config.base_url, config.traces_endpoint) == ("http://collector:4318", "http://collector:4318/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces-only:4318/custom/path")
+    assert resolve().traces_endpoint == "http://traces-only:4318/custom/path"
+    monkeypatch.setenv("FALLOM_BASE_URL", "http://fallom-here:4318")
+    assert resolve().traces_endpoint == "http://fallom-here:4318/v1/traces"
+    monkeypatch.delenv("FALLOM_BASE_URL")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_OTLP_ENDPOINT"):
+        resolve()
+
+
 @pytest.mark.parametrize(
     "url",
     ["http://localhost:4318", "http://127.0.0.1:9", "http://127.3.4.5", "http://[::1]:4318", "http://app.localhost"],

@@ -93,6 +93,10 @@ class AnthropicInstrumentor(GenAIInstrumentor):
             _drop_copied_wrapper(patch)
 
 
+# wrapt 2 derives FunctionWrapper from BaseObjectProxy, no longer from ObjectProxy; wrapt 1 has only ObjectProxy.
+_PROXY_BASE: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
+
 def _drop_copied_wrapper(patch: Patch) -> None:
     """Restore the plain function a copying class took from an already patched first-party class.
 
@@ -101,8 +105,8 @@ def _drop_copied_wrapper(patch: Patch) -> None:
     """
     target: Any = _resolve(patch.module, patch.cls)
     current = vars(target).get(patch.method) if isinstance(target, type) else None
-    if not isinstance(current, wrapt.ObjectProxy):  # a FunctionWrapper, or the bound form read off the class
+    if not isinstance(current, _PROXY_BASE):  # a FunctionWrapper, or the bound form read off the class
         return
     wrapper = getattr(current, "_self_wrapper", None)
     if getattr(wrapper, "__module__", None) == "fallom_otel_instrumentors._wrap":
-        setattr(target, patch.method, current.__wrapped__)
+        setattr(target, patch.method, getattr(current, "__wrapped__"))  # noqa: B009 - a proxy attribute mypy cannot see
