@@ -42,8 +42,12 @@ def main() -> None:
     started = clock()
     from fallom_otel import _cost
 
-    _cost._load_snapshot()
+    if _cost._load_snapshot() is None:
+        sys.exit("genai-prices cannot be imported: nothing to measure")
     load_ms = (clock() - started) / 1e6
+    from importlib.metadata import version
+
+    prices_version = version("genai-prices")  # 0.2.x on Python 3.11+, the 0.1 line on 3.10: their data differ
 
     from opentelemetry import trace
 
@@ -128,6 +132,8 @@ def main() -> None:
     calc_price_ns = _median_ns(lambda: calc_price(genai_usage, "gpt-4o", provider_id="openai"), reference_calls, 3)
 
     result = {
+        "genai_prices": prices_version,
+        "python": sys.version.split()[0],
         "load_ms": load_ms,
         "first_lookup_us": first_lookup_us,
         "hook_ns": hook_ns,
@@ -146,7 +152,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     budget_ns = 2_000
     worst = max([*result["hook_ns"].values(), result["stop_delta_ns"]])
     lines = ["10. Cost hook (fallom.cost.*): cached price per (provider, model, tier) vs first lookup"]
-    lines.append(f"  genai-prices load (imports + snapshot, once, warm-up thread) {result['load_ms']:8.1f} ms")
+    prices = f"genai-prices {result.get('genai_prices', '?')}, Python {result.get('python', '?')}"
+    lines.append(f"  {prices} load (imports + snapshot, once, warm-up thread) {result['load_ms']:8.1f} ms")
     for name, micros in result["first_lookup_us"].items():
         lines.append(f"  first lookup  {name:<44} {micros:8.1f} µs   (once per model)")
     for label, ns in result["hook_ns"].items():

@@ -1,8 +1,9 @@
 """The cost of a call, from its token usage and the model's prices: ``fallom.cost.*`` span attributes.
 
 Prices come from the user's own table (``init(prices=...)`` or the JSON file named by ``FALLOM_PRICES``) first, then
-from genai-prices, a maintained price database (no hand-written table here). Each token bucket is priced at its own
-rate, following the providers' billing rules:
+from genai-prices, a maintained price database (no hand-written table here; its 0.2 line on Python 3.11+, its 0.1
+line on Python 3.10, which 0.2 does not support). Each token bucket is priced at its own rate, following the
+providers' billing rules:
 
 - input: uncached input at the input rate, cache reads at the cache-read rate, cache writes at the cache-write rate,
   and Anthropic's 1-hour cache writes at their own rate (2x base input, vs 1.25x for 5-minute writes) when the
@@ -16,7 +17,8 @@ rate, following the providers' billing rules:
 Usage fields follow the span contract: ``input_tokens`` includes cache reads and writes, ``output_tokens`` includes
 reasoning; the same inclusive convention genai-prices uses, so nothing is double counted.
 
-An unknown price, or a call without usage, gets no cost attribute (never 0), and one debug line per unknown model.
+An unknown price, or a call without usage, gets no cost attribute (never 0), and one debug line per unknown model;
+without an importable genai-prices only the user's prices apply, and one warning says so.
 The call path does a dict lookup and a few multiplications: each (provider, model, service tier) is resolved once
 against genai-prices and cached (re-resolved when a dated price change takes effect, and at least hourly, so an
 updated price snapshot is picked up).
@@ -230,7 +232,7 @@ class CostHook:
             if len(self._cache) >= _MAX_CACHED:
                 self._cache.clear()
             self._cache[key] = price
-            if price.base is None:
+            if price.base is None and price.source != _UNAVAILABLE:  # a missing genai-prices is reported once
                 reported = (provider, models[0] if models else None)
                 if reported not in self._reported_unknown and len(self._reported_unknown) < _MAX_CACHED:
                     self._reported_unknown.add(reported)
@@ -258,8 +260,15 @@ def cost_hook(prices: PriceTable | None, counter: Counter | None) -> CostHook:
 
 
 # --- genai-prices --------------------------------------------------------------------------------------------------
+# Two release lines are supported: 0.2.x (Python 3.11+) and 0.1.x (its last line for Python 3.10). Both have the API
+# read here; what this code needs from their data objects is looked up by attribute (tiers, 1-hour rates, dated
+# constraints), not by class or version, so a field one line lacks reads as "no rate of its own" and our own rules
+# (Anthropic's 1-hour write = 2x base input) or no cost at all take over, never a made-up number.
 
+_UNAVAILABLE = "genai-prices unavailable"  # the source of a "no price" that only means genai-prices did not import
 _warm_started = False
+_unavailable_lock = threading.Lock()
+_unavailable_reported = False
 
 
 def warm_up(delay_s: float = 0.2) -> None:
@@ -279,18 +288,52 @@ def warm_up(delay_s: float = 0.2) -> None:
 
 
 def _load_snapshot() -> Any:
-    from genai_prices import data_snapshot
-
+    """genai-prices' price snapshot, or None when genai-prices cannot be imported (reported once, then no costs)."""
+    try:
+        from genai_prices import data_snapshot
+    except ImportError as error:
+        # An expected state, not an internal error: a venv installed without dependencies (--no-deps), or a
+        # genai-prices that cannot load here. The call path goes on with user prices only.
+        _report_unavailable(error)
+        return None
     return data_snapshot.get_snapshot()
 
 
-def _genai_prices_lookup(provider: str, models: list[str], tier: str | None) -> _Price:
-    from genai_prices import __version__ as genai_prices_version
+def _report_unavailable(error: ImportError) -> None:
+    global _unavailable_reported
+    with _unavailable_lock:
+        if _unavailable_reported:
+            return
+        _unavailable_reported = True
+    _logger.warning(
+        "fallom-otel: genai-prices cannot be imported (%s): calls get no cost attributes unless their model is "
+        "priced with init(prices=...) or FALLOM_PRICES. Install genai-prices to price the others.",
+        error,
+    )
 
+
+def _genai_prices_version() -> str:
+    import genai_prices
+
+    version = getattr(genai_prices, "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("genai-prices")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _genai_prices_lookup(provider: str, models: list[str], tier: str | None) -> _Price:
     snapshot = _load_snapshot()
+    if snapshot is None:
+        return _Price(None, (), _UNAVAILABLE, time.time() + _TTL_S)
     now = datetime.now(tz=timezone.utc)  # timezone.utc: Python 3.10 has no datetime.UTC
-    source = f"genai-prices {genai_prices_version}"
-    if snapshot.from_auto_update:
+    source = f"genai-prices {_genai_prices_version()}"
+    if getattr(snapshot, "from_auto_update", False):
         source += f" (prices updated {snapshot.timestamp:%Y-%m-%d})"
     provider_id = _GENAI_PRICES_PROVIDERS.get(provider)
     for model_ref in models:
@@ -310,35 +353,39 @@ def _genai_prices_lookup(provider: str, models: list[str], tier: str | None) -> 
     return _Price(None, (), source, time.time() + _TTL_S)
 
 
+_RATE_FIELDS = (
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "output_mtok",
+    "output_reasoning_mtok",
+)
+
+
+def _rate_at(value: Any, total_input: float) -> float | None:
+    """A genai-prices rate (a number, or ``TieredPrices``: ``base`` and ascending ``tiers``) for a prompt size."""
+    if value is None:
+        return None
+    tiers = getattr(value, "tiers", None)
+    if tiers is None:
+        return float(value)
+    rate = value.base
+    for tier in tiers:  # sorted ascending by genai-prices
+        if total_input > tier.start:
+            rate = tier.price
+    return float(rate)
+
+
 def _bands(model_price: Any, *, claude: bool) -> tuple[_Band | None, tuple[tuple[int, _Band], ...]]:
     """Turn a genai-prices ``ModelPrice`` into rate bands; (None, ()) when it has no input or output token price."""
-    from genai_prices.types import TieredPrices
-
-    raw = {
-        "input_mtok": model_price.input_mtok,
-        "cache_read_mtok": model_price.cache_read_mtok,
-        "cache_write_mtok": model_price.cache_write_mtok,
-        "cache_write_1h_mtok": model_price.cache_write_1h_mtok,
-        "output_mtok": model_price.output_mtok,
-        "output_reasoning_mtok": model_price.output_reasoning_mtok,
-    }
+    raw = {name: getattr(model_price, name, None) for name in _RATE_FIELDS}
     if raw["input_mtok"] is None or raw["output_mtok"] is None:
         return None, ()
-    thresholds = sorted({t.start for v in raw.values() if isinstance(v, TieredPrices) for t in v.tiers})
-
-    def at(value: Any, total_input: float) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, TieredPrices):
-            rate = value.base
-            for tier in value.tiers:  # sorted ascending by genai-prices
-                if total_input > tier.start:
-                    rate = tier.price
-            return float(rate)
-        return float(value)
+    thresholds = sorted({t.start for v in raw.values() for t in (getattr(v, "tiers", None) or ())})
 
     def band(total_input: float) -> _Band:
-        rates = {name: at(value, total_input) for name, value in raw.items()}
+        rates = {name: _rate_at(value, total_input) for name, value in raw.items()}
         rate_input = rates["input_mtok"]
         rate_output = rates["output_mtok"]
         assert rate_input is not None and rate_output is not None  # checked above
@@ -359,25 +406,28 @@ def _bands(model_price: Any, *, claude: bool) -> tuple[_Band | None, tuple[tuple
 
 
 def _seconds_until_change(model: Any, now: datetime) -> float:
-    """Seconds until one of the model's dated or time-of-day prices may switch (at most the cache TTL)."""
-    from genai_prices.types import ConditionalPrice, PriceVariant, StartDateConstraint, TimeOfDateConstraint
+    """Seconds until one of the model's dated or time-of-day prices may switch (at most the cache TTL).
 
-    constraints: list[Any] = []
-    if isinstance(model.prices, list):
-        constraints += [c.constraint for c in model.prices if isinstance(c, ConditionalPrice)]
-    constraints += [v.constraint for v in (model.price_variants or ()) if isinstance(v, PriceVariant)]
+    Reads the constraints of its conditional prices and price variants by their fields (``start_date``;
+    ``start_time`` / ``end_time``), which both genai-prices lines share.
+    """
+    conditional = model.prices if isinstance(model.prices, list) else ()
+    constraints = [getattr(c, "constraint", None) for c in conditional]
+    constraints += [getattr(v, "constraint", None) for v in (getattr(model, "price_variants", None) or ())]
     wait = _TTL_S
     for constraint in constraints:
-        if isinstance(constraint, StartDateConstraint):
-            starts = datetime.combine(constraint.start_date, datetime.min.time(), tzinfo=timezone.utc)
+        start_date = getattr(constraint, "start_date", None)
+        if start_date is not None:
+            starts = datetime.combine(start_date, datetime.min.time(), tzinfo=timezone.utc)
             if starts > now:
                 wait = min(wait, (starts - now).total_seconds())
-        elif isinstance(constraint, TimeOfDateConstraint):
-            for boundary in (constraint.start_time, constraint.end_time):
-                moment = datetime.combine(now.date(), boundary.replace(tzinfo=boundary.tzinfo or timezone.utc))
-                if moment <= now:
-                    moment += timedelta(days=1)
-                wait = min(wait, (moment - now).total_seconds())
+        for boundary in (getattr(constraint, "start_time", None), getattr(constraint, "end_time", None)):
+            if boundary is None:
+                continue
+            moment = datetime.combine(now.date(), boundary.replace(tzinfo=boundary.tzinfo or timezone.utc))
+            if moment <= now:
+                moment += timedelta(days=1)
+            wait = min(wait, (moment - now).total_seconds())
     return max(wait, 1.0)
 
 

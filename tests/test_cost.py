@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
+from importlib.metadata import version as distribution_version
 from pathlib import Path
 from typing import Any
 
@@ -299,9 +301,25 @@ def test_cost_equals_the_hand_computed_price(
 
 
 def _genai_prices_version() -> str:
-    from genai_prices import __version__
+    """The installed distribution's version, read from its metadata (not from the module we report it from)."""
+    return distribution_version("genai-prices")
 
-    return __version__
+
+def test_genai_prices_release_line_matches_the_interpreter() -> None:
+    """The dependency's markers: genai-prices 0.2.x needs Python 3.11+, so 3.10 gets the 0.1 line (0.1.13+)."""
+    installed = tuple(int(part) for part in _genai_prices_version().split(".")[:3])
+    if sys.version_info >= (3, 11):
+        assert (0, 2, 5) <= installed < (0, 3), installed
+    else:
+        assert (0, 1, 13) <= installed < (0, 2), installed
+    # Whichever line it is, the prices it gives are the providers' published ones (the hand-computed cases above
+    # run on both); here the rates the cases rely on come from its data, not from our fallback rules.
+    hook = _cost.CostHook()
+    sonnet = hook.price_of("anthropic", "claude-sonnet-4-5-20250929")
+    assert sonnet.base is not None and sonnet.base[:5] == (3.0, 0.3, 3.75, 6.0, 15.0)
+    assert [(start, band[:5]) for start, band in sonnet.tiers] == [(200_000, (6.0, 0.6, 7.5, 12.0, 22.5))]
+    flex = hook.price_of("openai", "o3-2025-04-16", "flex")
+    assert flex.base is not None and flex.base[:5] == (1.0, 0.25, None, None, 4.0)
 
 
 async def test_streamed_anthropic_cache_write_split_is_priced(traced: OtlpReceiver) -> None:
@@ -555,3 +573,53 @@ def test_anthropic_one_hour_rule_when_the_data_has_no_one_hour_rate() -> None:
     assert price.base is not None
     rate_input, _, rate_write, rate_write_1h, _, _ = price.base
     assert (rate_input, rate_write, rate_write_1h) == (3.0, 3.75, 6.0)
+
+
+def test_one_hour_rate_missing_from_the_data_model() -> None:
+    """A ``ModelPrice`` without a 1-hour field at all (read by attribute, not by genai-prices version)."""
+    from types import SimpleNamespace
+
+    tiered = SimpleNamespace(base=3.0, tiers=[SimpleNamespace(start=200_000, price=6.0)])
+    old_shape = SimpleNamespace(input_mtok=tiered, output_mtok=15.0, cache_read_mtok=0.3, cache_write_mtok=3.75)
+    base, tiers = _cost._bands(old_shape, claude=True)
+    assert base == (3.0, 0.3, 3.75, 6.0, 15.0, None)  # Anthropic's rule: 1-hour writes at 2x base input
+    assert tiers == ((200_000, (6.0, 0.3, 3.75, 12.0, 15.0, None)),)
+    base, _ = _cost._bands(old_shape, claude=False)
+    assert base is not None and base[3] is None  # elsewhere no 1-hour rate is invented: writes at the write rate
+
+
+def test_missing_genai_prices_never_breaks_a_call(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """genai-prices not importable (a --no-deps install): no cost attribute, one warning, the calls unaffected.
+
+    The suite re-raises internal errors (FALLOM_OTEL_RERAISE_INTERNAL_ERRORS=1), so an ImportError escaping the
+    hook would fail this test.
+    """
+    monkeypatch.setitem(sys.modules, "genai_prices", None)  # `import genai_prices` now raises ModuleNotFoundError
+    monkeypatch.setattr(_cost, "_unavailable_reported", False)
+    monkeypatch.setattr(_cost, "_last_hook", None)  # a fresh hook: no price cached by earlier tests
+    caplog.set_level(logging.DEBUG, logger="fallom_otel")
+    assert _cost._load_snapshot() is None  # what the warm-up thread runs: returns, does not raise
+    fallom_otel.init(base_url=receiver.url, prices={"my-fine-tune": {"input_mtok": 1.0, "output_mtok": 2.0}})
+    results = [
+        call("openai", "gpt-4o", chat_completion("gpt-4o-2024-08-06", openai_usage(1000, 100))),
+        call("openai", "o3", chat_completion("o3-2025-04-16", openai_usage(1000, 100))),
+        call("anthropic", "claude-haiku-4-5", message("claude-haiku-4-5-20251001", anthropic_usage(1000, 100))),
+        call("openai", "my-fine-tune", chat_completion("my-fine-tune", openai_usage(1000, 100))),
+    ]
+    assert [r.choices[0].message.content if hasattr(r, "choices") else r.content[0].text for r in results] == [
+        "Hi!"
+    ] * 4
+    received = {s.attributes[gen_ai.GEN_AI_REQUEST_MODEL]: s.attributes for s in spans(receiver, 4)}
+    for model in ("gpt-4o", "o3", "claude-haiku-4-5"):
+        assert not any(key in received[model] for key in COST_KEYS), model
+        assert received[model][gen_ai.GEN_AI_USAGE_INPUT_TOKENS] == 1000
+    # The user's own prices still apply.
+    assert received["my-fine-tune"][fallom_keys.FALLOM_COST_USD] == pytest.approx((1000 * 1.0 + 100 * 2.0) / M)
+    assert received["my-fine-tune"][fallom_keys.FALLOM_COST_SOURCE] == "user"
+    # One line says why, once for the process; no "no price known" line per model on top of it.
+    lines = [r for r in caplog.records if "genai-prices" in r.getMessage() or "no price known" in r.getMessage()]
+    assert [(r.levelno, "genai-prices cannot be imported" in r.getMessage()) for r in lines] == [
+        (logging.WARNING, True)
+    ], [r.getMessage() for r in lines]
