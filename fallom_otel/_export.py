@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.environment_variables import OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -37,8 +36,15 @@ _DROP_WARNING_INTERVAL_S = 60.0
 class ReportingExporter(SpanExporter):
     """Delegate to the OTLP exporter and say, on the ``fallom_otel`` logger, when spans are dropped."""
 
-    def __init__(self, inner: SpanExporter, endpoint: str) -> None:
-        self._inner = inner
+    def __init__(self, inner: SpanExporter | Callable[[], SpanExporter], endpoint: str) -> None:
+        """Wrap ``inner``: an exporter, or a factory called (once) when the first batch is exported.
+
+        The factory form keeps ``init()`` fast: the OTLP exporter's modules (protobuf encoder, ``requests``,
+        ``urllib3``) cost ~40 ms to import, and are then paid by the batch processor's thread at its first export,
+        off the application's path, instead of by every process at start-up.
+        """
+        self._inner_or_factory = inner
+        self._inner: SpanExporter | None = inner if isinstance(inner, SpanExporter) else None
         self._endpoint = endpoint
         self._lock = threading.Lock()
         self._dropped = 0
@@ -57,7 +63,7 @@ class ReportingExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export a batch; on failure count the spans and log a rate-limited warning."""
-        result = self._inner.export(spans)
+        result = self._exporter().export(spans)
         if result is not SpanExportResult.SUCCESS:
             now = time.monotonic()
             with self._lock:
@@ -82,11 +88,27 @@ class ReportingExporter(SpanExporter):
             if self._shut_down:
                 return
             self._shut_down = True
-        self._inner.shutdown()
+            inner = self._inner
+        if inner is not None:  # never built: nothing was exported, nothing to release
+            inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the inner exporter."""
-        return self._inner.force_flush(timeout_millis)
+        inner = self._inner
+        return True if inner is None else inner.force_flush(timeout_millis)
+
+    def _exporter(self) -> SpanExporter:
+        inner = self._inner
+        if inner is None:
+            with self._lock:  # one exporter (one connection pool) even if two threads export at once
+                inner = self._inner
+                if inner is None:
+                    factory = self._inner_or_factory
+                    assert callable(factory)
+                    inner = self._inner = factory()
+                    if self._shut_down:  # an export after shutdown(): refused, as by a shut-down exporter
+                        inner.shutdown()
+        return inner
 
 
 class ExportPipeline(SpanProcessor):
@@ -98,9 +120,15 @@ class ExportPipeline(SpanProcessor):
 
     def __init__(self, config: FallomConfig) -> None:
         headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else None
-        self.exporter = ReportingExporter(
-            OTLPSpanExporter(endpoint=config.traces_endpoint, headers=headers), config.traces_endpoint
-        )
+        endpoint = config.traces_endpoint
+
+        def make_exporter() -> SpanExporter:
+            # Imported on first export (see ReportingExporter); module imports are thread-safe.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter(endpoint=endpoint, headers=headers)
+
+        self.exporter = ReportingExporter(make_exporter, endpoint)
         self._batch = BatchSpanProcessor(
             self.exporter,
             max_queue_size=None if os.environ.get(OTEL_BSP_MAX_QUEUE_SIZE) else _QUEUE_SIZE,

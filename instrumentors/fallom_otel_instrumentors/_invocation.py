@@ -22,7 +22,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from fallom_otel_instrumentors._content import dumps
+from fallom_otel_instrumentors._content import dumps_output_messages
 from fallom_otel_instrumentors._hooks import Hooks
 from fallom_otel_instrumentors._metrics import GenAIMetrics
 from fallom_otel_instrumentors._safety import guard
@@ -297,7 +297,7 @@ class Invocation:
         if self.time_to_first_token is not None:
             attributes[fallom_keys.FALLOM_TIME_TO_FIRST_TOKEN_MS] = self.time_to_first_token * 1000.0
         if self.output_messages is not None and self.capture_content:
-            attributes[gen_ai.GEN_AI_OUTPUT_MESSAGES] = dumps(self.output_messages)
+            attributes[gen_ai.GEN_AI_OUTPUT_MESSAGES] = dumps_output_messages(self.output_messages)
         for hook in self.handler.hooks.on_end:
             with guard:
                 hook(self, attributes)

@@ -237,8 +237,12 @@ class MethodPeers:
 
     def active(self) -> Peer | None:
         """A peer that traces calls of this method now, or None; each active peer is warned about once."""
-        if not any(peer.package in sys.modules for peer in self._candidates):
-            return None  # the fast path: no peer is even imported
+        modules = sys.modules
+        for peer in self._candidates:
+            if peer.package in modules:
+                break
+        else:
+            return None  # the fast path: no peer is even imported (a plain loop: no generator per call)
         current = tuple(_static_attribute(*point) for point in self._points)
         seen = self._seen
         if seen is None or any(a is not b for a, b in zip(current, seen, strict=True)):

@@ -16,6 +16,7 @@ from fallom_otel_instrumentors._content import (
     dumps,
     inline_media_part,
     parse_json_arguments,
+    plain_text_messages_json,
     to_plain,
 )
 from fallom_otel_instrumentors._invocation import Invocation, TelemetryHandler
@@ -63,11 +64,13 @@ class ChatEndpoint:
         """Start the span from the request keyword arguments."""
         attributes = common_request_attributes(kwargs)
         attributes[openai_keys.OPENAI_API_TYPE] = openai_keys.OpenAiApiTypeValues.CHAT_COMPLETIONS.value
-        response_format = get(given(kwargs.get("response_format")), "type")
-        if response_format in _OUTPUT_TYPES:
-            attributes[gen_ai.GEN_AI_OUTPUT_TYPE] = _OUTPUT_TYPES[response_format]
-        elif isinstance(given(kwargs.get("response_format")), type):  # parse(response_format=PydanticModel)
-            attributes[gen_ai.GEN_AI_OUTPUT_TYPE] = GenAiOutputTypeValues.JSON.value
+        response_format = given(kwargs.get("response_format"))
+        if response_format is not None:
+            format_type = get(response_format, "type")
+            if format_type in _OUTPUT_TYPES:
+                attributes[gen_ai.GEN_AI_OUTPUT_TYPE] = _OUTPUT_TYPES[format_type]
+            elif isinstance(response_format, type):  # parse(response_format=PydanticModel)
+                attributes[gen_ai.GEN_AI_OUTPUT_TYPE] = GenAiOutputTypeValues.JSON.value
         tier = given(kwargs.get("service_tier"))
         if isinstance(tier, str) and tier != "auto":
             attributes[openai_keys.OPENAI_REQUEST_SERVICE_TIER] = tier
@@ -87,10 +90,15 @@ class ChatEndpoint:
 def _content_attributes(kwargs: dict[str, Any], media: MediaHandler | None) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {}
     messages = given(kwargs.get("messages"))
-    if isinstance(messages, Iterable) and not isinstance(messages, (str, bytes)):
+    # Plain text messages (the common case) take a fast path with the same JSON; anything else the generic one.
+    plain = plain_text_messages_json(messages) if type(messages) is list else None
+    if plain is not None:
+        attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = plain
+    elif isinstance(messages, Iterable) and not isinstance(messages, (str, bytes)):
         attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = dumps([_input_message(m, media) for m in messages])
     tools = given(kwargs.get("tools"))
-    if isinstance(tools, Iterable) and not isinstance(tools, (str, bytes)):
+    # ``is not None`` first: most calls have no tools, and the abstract Iterable check is slow.
+    if tools is not None and isinstance(tools, Iterable) and not isinstance(tools, (str, bytes)):
         definitions = [d for d in (_tool_definition(t) for t in tools) if d is not None]
         if definitions:
             attributes[gen_ai.GEN_AI_TOOL_DEFINITIONS] = dumps(definitions)
