@@ -40,9 +40,9 @@ def main() -> None:
     clock = time.perf_counter_ns
 
     started = clock()
-    from fallom_otel import _cost
+    from fallom_otel import _cost, _price_data
 
-    if _cost._load_snapshot() is None:
+    if _price_data.load_snapshot() is None:
         sys.exit("genai-prices cannot be imported: nothing to measure")
     load_ms = (clock() - started) / 1e6
     from importlib.metadata import version

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 
 from fallom_otel import environment_variables as env
-from fallom_otel._cost import PriceTable, load_prices
+from fallom_otel._user_prices import PriceTable, load_prices
 
 DEFAULT_BASE_URL = "https://traces.fallom.com"
 TRACES_PATH = "/v1/traces"

@@ -27,7 +27,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 
-from fallom_otel import _cost, _media
+from fallom_otel import _media, _price_data
 from fallom_otel._config import FallomConfig, resolve_config
 from fallom_otel._export import ExportPipeline, ExportSwitch
 from fallom_otel._metrics import MetricsPipeline, meter_provider_for
@@ -175,7 +175,7 @@ def init(
             target=previous_metrics.shutdown_within, args=(30_000,), name="fallom-otel-retire-metrics", daemon=True
         ).start()
     # Load the price data in the background now, so the first traced call does not wait for it.
-    _cost.warm_up()
+    _price_data.warm_up()
     _logger.debug(
         "fallom-otel initialised: endpoint=%s api_key=%s capture_content=%s propagate=%s provider=%s export=%s",
         config.traces_endpoint,

@@ -19,7 +19,7 @@ import openai
 import pytest
 
 import fallom_otel
-from fallom_otel import _cost
+from fallom_otel import _cost, _price_data
 from fallom_otel_semconv import fallom as fallom_keys
 from fallom_otel_semconv import gen_ai
 from tests.instrumentors.anthropic.conftest import MESSAGES_PATH, FakeAnthropic, sse
@@ -581,10 +581,10 @@ def test_one_hour_rate_missing_from_the_data_model() -> None:
 
     tiered = SimpleNamespace(base=3.0, tiers=[SimpleNamespace(start=200_000, price=6.0)])
     old_shape = SimpleNamespace(input_mtok=tiered, output_mtok=15.0, cache_read_mtok=0.3, cache_write_mtok=3.75)
-    base, tiers = _cost._bands(old_shape, claude=True)
+    base, tiers = _price_data.bands(old_shape, claude=True)
     assert base == (3.0, 0.3, 3.75, 6.0, 15.0, None)  # Anthropic's rule: 1-hour writes at 2x base input
     assert tiers == ((200_000, (6.0, 0.3, 3.75, 12.0, 15.0, None)),)
-    base, _ = _cost._bands(old_shape, claude=False)
+    base, _ = _price_data.bands(old_shape, claude=False)
     assert base is not None and base[3] is None  # elsewhere no 1-hour rate is invented: writes at the write rate
 
 
@@ -597,10 +597,10 @@ def test_missing_genai_prices_never_breaks_a_call(
     hook would fail this test.
     """
     monkeypatch.setitem(sys.modules, "genai_prices", None)  # `import genai_prices` now raises ModuleNotFoundError
-    monkeypatch.setattr(_cost, "_unavailable_reported", False)
+    monkeypatch.setattr(_price_data, "_unavailable_reported", False)
     monkeypatch.setattr(_cost, "_last_hook", None)  # a fresh hook: no price cached by earlier tests
     caplog.set_level(logging.DEBUG, logger="fallom_otel")
-    assert _cost._load_snapshot() is None  # what the warm-up thread runs: returns, does not raise
+    assert _price_data.load_snapshot() is None  # what the warm-up thread runs: returns, does not raise
     fallom_otel.init(base_url=receiver.url, prices={"my-fine-tune": {"input_mtok": 1.0, "output_mtok": 2.0}})
     results = [
         call("openai", "gpt-4o", chat_completion("gpt-4o-2024-08-06", openai_usage(1000, 100))),
