@@ -20,137 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._ingest import CALL_COLUMNS, BadRequest, CallRow
+from ._ingest import BadRequest, CallRow
+from ._schema import COL, INSERT, LIST_COLUMNS, MODEL_UPSERT, SCHEMA, SESSION_UPSERT
 
 __all__ = ["DEFAULT_MAX_MEDIA_BYTES", "DEFAULT_MAX_MEDIA_TOTAL_BYTES", "Filters", "MediaObject", "Store"]
 
 DEFAULT_MAX_MEDIA_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_MEDIA_TOTAL_BYTES = 1024 * 1024 * 1024
-_SCHEMA_VERSION = 1
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SHA256_ID = re.compile(r"^[0-9a-f]{64}$")
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 _IN_CHUNK = 500  # ids per IN (...) query, well under SQLite's parameter limit
-
-_COLUMN_TYPES = {
-    "start_ns": "INTEGER",
-    "end_ns": "INTEGER",
-    "duration_ms": "REAL",
-    "is_call": "INTEGER NOT NULL",
-    "input_tokens": "INTEGER",
-    "output_tokens": "INTEGER",
-    "cache_read_tokens": "INTEGER",
-    "cache_write_tokens": "INTEGER",
-    "reasoning_tokens": "INTEGER",
-    "cost_usd": "REAL",
-    "cost_input_usd": "REAL",
-    "cost_output_usd": "REAL",
-    "ttft_ms": "REAL",
-    "ttfc_ms": "REAL",
-    "stream": "INTEGER",
-    "received_ns": "INTEGER",
-}
-_CALL_DDL = ",\n  ".join(f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in CALL_COLUMNS)
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS calls (
-  id INTEGER PRIMARY KEY,
-  {_CALL_DDL}
-);
-CREATE INDEX IF NOT EXISTS calls_session ON calls (config_key, session_id, start_ns);
-CREATE INDEX IF NOT EXISTS calls_time ON calls (start_ns);
-CREATE INDEX IF NOT EXISTS calls_model ON calls (model, start_ns);
-CREATE INDEX IF NOT EXISTS calls_trace ON calls (trace_id, span_id);
-CREATE INDEX IF NOT EXISTS calls_errors ON calls (start_ns) WHERE status = 'ERROR';
-CREATE TABLE IF NOT EXISTS sessions (
-  config_key TEXT NOT NULL,
-  session_id TEXT NOT NULL,
-  customer_id TEXT,
-  calls INTEGER NOT NULL,
-  errors INTEGER NOT NULL,
-  input_tokens INTEGER NOT NULL,
-  output_tokens INTEGER NOT NULL,
-  cache_read_tokens INTEGER NOT NULL,
-  reasoning_tokens INTEGER NOT NULL,
-  cost_usd REAL,
-  first_ns INTEGER NOT NULL,
-  last_ns INTEGER NOT NULL,
-  PRIMARY KEY (config_key, session_id)
-);
-CREATE INDEX IF NOT EXISTS sessions_last ON sessions (last_ns);
-CREATE INDEX IF NOT EXISTS sessions_config ON sessions (config_key, last_ns);
-CREATE TABLE IF NOT EXISTS models (
-  provider TEXT NOT NULL,
-  model TEXT NOT NULL,
-  calls INTEGER NOT NULL,
-  errors INTEGER NOT NULL,
-  input_tokens INTEGER NOT NULL,
-  output_tokens INTEGER NOT NULL,
-  cache_read_tokens INTEGER NOT NULL,
-  cache_write_tokens INTEGER NOT NULL,
-  reasoning_tokens INTEGER NOT NULL,
-  cost_usd REAL,
-  duration_ms REAL NOT NULL,
-  ttft_ms REAL NOT NULL,
-  ttft_count INTEGER NOT NULL,
-  PRIMARY KEY (provider, model)
-);
-CREATE TABLE IF NOT EXISTS media (
-  id TEXT PRIMARY KEY,
-  sha256 TEXT NOT NULL,
-  content_type TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  created_ns INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS media_sha256 ON media (sha256);
-PRAGMA user_version = {_SCHEMA_VERSION};
-"""
-
-_INSERT = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
-_COL = {name: index for index, name in enumerate(CALL_COLUMNS)}
-# Columns read by lists and timelines (never the attribute JSON, which can be large).
-_LIST_COLUMNS = (
-    "id, trace_id, span_id, parent_span_id, name, start_ns, end_ns, duration_ms, operation, provider, model, "
-    "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, ttft_ms, "
-    "stream, status, status_message, error_type, config_key, session_id, customer_id, service_name"
-)
-
-_SESSION_UPSERT = """
-INSERT INTO sessions (config_key, session_id, customer_id, calls, errors, input_tokens, output_tokens,
-                      cache_read_tokens, reasoning_tokens, cost_usd, first_ns, last_ns)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (config_key, session_id) DO UPDATE SET
-  customer_id = coalesce(excluded.customer_id, customer_id),
-  calls = calls + excluded.calls,
-  errors = errors + excluded.errors,
-  input_tokens = input_tokens + excluded.input_tokens,
-  output_tokens = output_tokens + excluded.output_tokens,
-  cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-  cost_usd = CASE WHEN excluded.cost_usd IS NULL THEN cost_usd
-                  ELSE coalesce(cost_usd, 0) + excluded.cost_usd END,
-  first_ns = min(first_ns, excluded.first_ns),
-  last_ns = max(last_ns, excluded.last_ns)
-"""
-
-_MODEL_UPSERT = """
-INSERT INTO models (provider, model, calls, errors, input_tokens, output_tokens, cache_read_tokens,
-                    cache_write_tokens, reasoning_tokens, cost_usd, duration_ms, ttft_ms, ttft_count)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (provider, model) DO UPDATE SET
-  calls = calls + excluded.calls,
-  errors = errors + excluded.errors,
-  input_tokens = input_tokens + excluded.input_tokens,
-  output_tokens = output_tokens + excluded.output_tokens,
-  cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-  cost_usd = CASE WHEN excluded.cost_usd IS NULL THEN cost_usd
-                  ELSE coalesce(cost_usd, 0) + excluded.cost_usd END,
-  duration_ms = duration_ms + excluded.duration_ms,
-  ttft_ms = ttft_ms + excluded.ttft_ms,
-  ttft_count = ttft_count + excluded.ttft_count
-"""
 
 
 @dataclass(frozen=True)
@@ -234,7 +114,7 @@ class Store:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._connect()
-            self._writer.executescript(_SCHEMA)
+            self._writer.executescript(SCHEMA)
 
     # -- connections -----------------------------------------------------------------------------------------------
 
@@ -292,12 +172,12 @@ class Store:
             try:
                 existing = self._existing(writer, unique)
                 new = [row for key, row in unique.items() if key not in existing]
-                writer.executemany(_INSERT, new)
+                writer.executemany(INSERT, new)
                 sessions, models = _summaries(new)
                 if sessions:
-                    writer.executemany(_SESSION_UPSERT, sessions)
+                    writer.executemany(SESSION_UPSERT, sessions)
                 if models:
-                    writer.executemany(_MODEL_UPSERT, models)
+                    writer.executemany(MODEL_UPSERT, models)
                 writer.execute("COMMIT")
             except BaseException:
                 writer.execute("ROLLBACK")
@@ -434,7 +314,7 @@ class Store:
     def session_calls(self, config_key: str, session_id: str, *, limit: int = 2000) -> list[dict[str, Any]]:
         """A session's calls in start order."""
         query = (
-            f"SELECT {_LIST_COLUMNS} FROM calls WHERE config_key IS ? AND session_id = ? AND is_call = 1 "
+            f"SELECT {LIST_COLUMNS} FROM calls WHERE config_key IS ? AND session_id = ? AND is_call = 1 "
             "ORDER BY start_ns, id LIMIT ?"
         )
         rows = self._read().execute(query, (config_key or None, session_id, limit))
@@ -451,7 +331,7 @@ class Store:
         if before is not None:
             where.append("id < ?")
             params.append(before)
-        query = f"SELECT {_LIST_COLUMNS} FROM calls WHERE {' AND '.join(where)} ORDER BY start_ns DESC, id DESC LIMIT ?"
+        query = f"SELECT {LIST_COLUMNS} FROM calls WHERE {' AND '.join(where)} ORDER BY start_ns DESC, id DESC LIMIT ?"
         return [dict(row) for row in self._read().execute(query, [*params, limit])]
 
     @staticmethod
@@ -477,7 +357,7 @@ class Store:
 
     def children(self, trace_id: str, span_id: str) -> list[dict[str, Any]]:
         """Spans whose parent is the given span (e.g. a tool span under an agent span)."""
-        query = f"SELECT {_LIST_COLUMNS} FROM calls WHERE trace_id = ? AND parent_span_id = ? ORDER BY start_ns"
+        query = f"SELECT {LIST_COLUMNS} FROM calls WHERE trace_id = ? AND parent_span_id = ? ORDER BY start_ns"
         return [dict(row) for row in self._read().execute(query, (trace_id, span_id))]
 
     def model_totals(self, filters: Filters = Filters()) -> list[dict[str, Any]]:
@@ -527,7 +407,7 @@ class Store:
 
 def _summaries(rows: Sequence[CallRow]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Per-session and per-model increments of a batch of new rows (GenAI calls only)."""
-    c = _COL
+    c = COL
     sessions: dict[tuple[str, str], list[Any]] = {}
     models: dict[tuple[str, str], list[Any]] = {}
     for row in rows:
