@@ -36,7 +36,7 @@ class FallomConfig:
     propagate: bool
     export_all_spans: bool
     stream_usage: bool = False
-    media: str = DEFAULT_MEDIA  # "fallom", "none" or "file:///absolute/dir"
+    media: str = DEFAULT_MEDIA  # "fallom", "none", "http(s)://media-base" or "file:///absolute/dir"
     media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
     prices: PriceTable | None = field(default=None, repr=False)  # the user's prices, validated
     metrics: bool | None = None  # None: the application's meter provider if it set one, else no metrics
@@ -151,7 +151,7 @@ def _bool_setting(argument: bool | None, env_name: str, *, default: bool) -> boo
 
 
 def _media_setting(argument: str | None) -> str:
-    """``fallom``, ``none`` or ``file:///absolute/dir`` (a plain directory path is accepted and turned into one)."""
+    """``fallom``, ``none``, an ``http(s)://`` media base URL, or ``file:///absolute/dir`` (or a directory path)."""
     name = "media"
     if argument is None:
         argument, name = os.environ.get(env.FALLOM_MEDIA, "").strip() or DEFAULT_MEDIA, env.FALLOM_MEDIA
@@ -160,6 +160,9 @@ def _media_setting(argument: str | None) -> str:
     value = argument.strip()
     if value.lower() in ("fallom", "none"):
         return value.lower()
+    if value.startswith(("http://", "https://")):
+        # A media server of its own (e.g. Fallom itself while spans go through a local OpenTelemetry Collector).
+        return _validate_url(name, value)
     if value.startswith("file:"):
         parts = urlsplit(value)
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/") or parts.query or parts.fragment:
@@ -168,7 +171,10 @@ def _media_setting(argument: str | None) -> str:
     elif value and "://" not in value:
         path = os.path.abspath(os.path.expanduser(value))
     else:
-        raise ValueError(f"{name} must be 'fallom', 'none', a file:///dir URL or a directory path, got {argument!r}")
+        raise ValueError(
+            f"{name} must be 'fallom', 'none', an http(s):// URL, a file:///dir URL or a directory path, "
+            f"got {argument!r}"
+        )
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} must name a directory, but {path!r} is a file")
     return Path(path).as_uri()

@@ -101,7 +101,9 @@ def init(
             the arguments and the extra chunk is hidden from the caller, so token counts are known for every stream.
         media: Where inline (base64) images, audio and documents go (``FALLOM_MEDIA``, default ``"fallom"``): they
             are never put in a span. ``"fallom"`` uploads them in the background to ``{base_url}/v1/media/{sha256}``
-            and the span records that URI; ``"file:///dir"`` (or a directory path) writes ``<dir>/<sha256>`` files;
+            and the span records that URI; an ``"https://..."`` URL uploads to ``{url}/v1/media/{sha256}`` instead
+            (e.g. Fallom's, while spans go through a local OpenTelemetry Collector); ``"file:///dir"`` (or a directory
+            path) writes ``<dir>/<sha256>`` files;
             ``"none"`` records only their mime type, size and sha256. URL images are always recorded as URLs.
         media_max_bytes: Largest decoded size of one piece of media that is uploaded (``FALLOM_MEDIA_MAX_BYTES``,
             default 20 MiB); larger ones are recorded as mime type and size only.

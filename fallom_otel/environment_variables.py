@@ -41,8 +41,9 @@ FALLOM_STREAM_USAGE = "FALLOM_STREAM_USAGE"
 
 FALLOM_MEDIA = "FALLOM_MEDIA"
 """Where inline (base64) images, audio and documents go: ``fallom`` (uploaded to ``{base_url}/v1/media/{sha256}``,
-the span records that URI), ``file:///dir`` or a directory path (written to ``<dir>/<sha256>``), or ``none``
-(the span records only mime type, size and sha256). Default: ``fallom``."""
+the span records that URI), an ``http(s)://`` URL (uploaded to ``{url}/v1/media/{sha256}`` instead, e.g. Fallom's
+while spans go through a local OpenTelemetry Collector), ``file:///dir`` or a directory path (written to
+``<dir>/<sha256>``), or ``none`` (the span records only mime type, size and sha256). Default: ``fallom``."""
 
 FALLOM_MEDIA_MAX_BYTES = "FALLOM_MEDIA_MAX_BYTES"
 """Largest decoded size of one piece of inline media that is uploaded; larger ones are recorded as metadata only

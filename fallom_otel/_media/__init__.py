@@ -80,6 +80,9 @@ def _sink(config: FallomConfig) -> Sink | None:
         return None
     if mode.startswith("file:"):
         return DirectorySink(unquote(urlsplit(mode).path))
+    if mode.startswith(("http://", "https://")):
+        # Chosen explicitly: uploads go there (with the Fallom key, when set) wherever the spans go.
+        return HttpSink(mode, config.api_key)
     if not config.exports:
         return None  # no key for a remote endpoint: nothing is exported, media included
     if config.traces_endpoint != config.base_url + TRACES_PATH:

@@ -156,6 +156,31 @@ def test_directory_uploader_writes_files_with_file_uris(
     assert receiver.media_puts == []
 
 
+def test_a_media_url_uploads_there_while_spans_go_elsewhere(
+    receiver: OtlpReceiver, images: list[Media], fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
+) -> None:
+    # The scaling recipe: spans to a local collector (here `receiver`), media straight to a media server (`media`).
+    media = OtlpReceiver()
+    media.start()
+    try:
+        tracing = start_tracing(receiver, api_key="fk-media", media=media.url + "/")
+        send_image("chat", images[0].b64, fake_openai, fake_anthropic)
+        expected = f"{media.url}/v1/media/{images[0].sha256}"
+        assert [p["uri"] for p in media_parts(tracing.span())] == [expected]
+        assert _media.flush(10.0)
+        assert receiver.media_puts == []
+        [put] = media.media_puts
+        assert put.body == images[0].data and put.headers["authorization"] == "Bearer fk-media"
+    finally:
+        media.stop()
+
+
+@pytest.mark.parametrize("bad", ["ftp://media.example.com", "https://", "https://host/path?q=1"])
+def test_a_bad_media_url_fails_init(receiver: OtlpReceiver, bad: str) -> None:
+    with pytest.raises(ValueError, match="media"):
+        fallom_otel.init(base_url=receiver.url, media=bad)
+
+
 def test_a_plain_directory_path_is_accepted(receiver: OtlpReceiver, tmp_path: Path) -> None:
     start_tracing(receiver, media=str(tmp_path))
     handler = _media.handler()
