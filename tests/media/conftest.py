@@ -19,7 +19,7 @@ import fallom_otel
 from fallom_otel._media._queue import QUEUE
 from fallom_otel_semconv import gen_ai
 from tests.instrumentors.anthropic.conftest import FakeAnthropic
-from tests.instrumentors.openai.conftest import FakeOpenAI
+from tests.instrumentors.openai.conftest import FakeOpenAI, Tracing
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 
 API_KEY = "fallom-test-key"
@@ -76,19 +76,9 @@ def fresh_media_queue() -> Iterator[None]:
     QUEUE.reset_stats()
 
 
-@dataclass
-class MediaTracing:
-    receiver: OtlpReceiver
-
-    def spans(self, count: int) -> list[ReceivedSpan]:
-        assert fallom_otel.flush(20_000)
-        spans = self.receiver.wait_for_spans(count)
-        assert len(spans) == count, [s.name for s in spans]
-        return spans
-
-    def span(self) -> ReceivedSpan:
-        [span] = self.spans(1)
-        return span
+# Process-wide tracing into the receiver, read back span by span: the OpenAI suite's helper, under the name these
+# tests use.
+MediaTracing = Tracing
 
 
 def start_tracing(receiver: OtlpReceiver, **init_kwargs: Any) -> MediaTracing:
